@@ -1,0 +1,220 @@
+"""Hedged requests: cut the tail latency by racing a backup after a delay.
+
+The best provider starts at once. If it has shown no token after the hedge
+delay (its recent TTFT at the router's quantile, so only the slow tail pays),
+the next provider starts too. The first stream to show a token wins; the other
+is cancelled, which closes its connection (see ``cancel.py``). A stream that
+fails before its first token hands over to the next candidate at once. Each
+attempt runs in its own thread and feeds one queue, so the caller's thread
+only ever waits on that queue.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from redline.errors import CancelledError, ProviderError
+from redline.providers.base import (
+    ChatRequest,
+    Done,
+    ErrorEvent,
+    Event,
+    TextDelta,
+    TimingsEvent,
+    ToolCallDelta,
+)
+from redline.providers.router import after_start_error, annotate, as_provider_error
+
+if TYPE_CHECKING:
+    from redline.providers.router import Member, Router
+
+POLL_S = 0.05
+_END = object()
+
+
+@dataclass
+class _Attempt:
+    index: int
+    member: Member
+    started: float
+    cancel: threading.Event = field(default_factory=threading.Event)
+    first_at: float | None = None
+    ended: bool = False  # the pump thread has finished
+    settled: bool = False  # success, failure or cancellation has been recorded
+    buffered: list[Event] = field(default_factory=list)
+    timings: TimingsEvent | None = None
+
+
+def _pump(attempt: _Attempt, request: ChatRequest, out: queue.Queue[tuple[int, object]]) -> None:
+    """Run one provider's stream in this thread, forwarding every event to ``out``."""
+    events = attempt.member.provider.stream(request, attempt.cancel)
+    try:
+        for event in events:
+            out.put((attempt.index, event))
+    except Exception as exc:  # a provider bug: reported, never lost
+        name = attempt.member.name
+        out.put((attempt.index, ErrorEvent(ProviderError(f"{name}: {exc}", provider=name))))
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
+        out.put((attempt.index, _END))
+
+
+class _Race:
+    """The state of one hedged turn."""
+
+    def __init__(self, router: Router, request: ChatRequest) -> None:
+        self.router = router
+        self.request = request
+        self.out: queue.Queue[tuple[int, object]] = queue.Queue()
+        self.attempts: list[_Attempt] = []
+        self.pending = router.candidates(request)
+        self.errors: list[ProviderError] = []
+
+    def launch(self) -> bool:
+        """Start the next admitted candidate; False when none is left."""
+        member = next(self.pending, None)
+        if member is None:
+            return False
+        attempt = _Attempt(len(self.attempts), member, time.monotonic())
+        self.attempts.append(attempt)
+        threading.Thread(
+            target=_pump,
+            args=(attempt, self.request, self.out),
+            name=f"redline-hedge-{member.name}",
+            daemon=True,
+        ).start()
+        return True
+
+    @property
+    def tried(self) -> list[str]:
+        return [a.member.name for a in self.attempts]
+
+    def fail(self, attempt: _Attempt, error: Exception) -> None:
+        attempt.settled = True
+        self.router.record_failure(attempt.member)
+        self.errors.append(as_provider_error(error, attempt.member.name))
+
+    def abandon_all(self, keep: _Attempt | None = None) -> None:
+        """Cancel every unsettled attempt except ``keep``; a cancel is not a failure."""
+        now = time.monotonic()
+        for attempt in self.attempts:
+            if attempt is keep or attempt.settled:
+                continue
+            attempt.cancel.set()
+            attempt.settled = True
+            waited = None if attempt.first_at is not None else now - attempt.started
+            self.router.record_abandoned(attempt.member, waited)
+
+
+def stream_hedged(
+    router: Router, request: ChatRequest, cancel: threading.Event | None
+) -> Iterator[Event]:
+    """The hedge policy of :class:`~redline.providers.router.Router`."""
+    race = _Race(router, request)
+    try:
+        winner = yield from _first_token(race, cancel)
+        if winner is None:
+            return
+        race.abandon_all(keep=winner)
+        yield from _follow(race, winner, cancel)
+    finally:
+        race.abandon_all()
+
+
+def _first_token(race: _Race, cancel: threading.Event | None) -> Iterator[Event]:
+    """Run the race until one attempt shows output; None after a final event was yielded."""
+    if not race.launch():
+        yield ErrorEvent(race.router.no_answer(race.errors))
+        return None
+    hedge_at = time.monotonic() + race.router.hedge_delay(race.attempts[0].member)
+    hedged = False
+    while True:
+        if cancel is not None and cancel.is_set():
+            yield Done("cancelled")
+            return None
+        if all(a.ended or a.settled for a in race.attempts):
+            if not race.launch():
+                yield ErrorEvent(race.router.no_answer(race.errors))
+                return None
+            hedge_at = time.monotonic() + race.router.hedge_delay(race.attempts[-1].member)
+            hedged = False
+            continue
+        now = time.monotonic()
+        if not hedged and now >= hedge_at:
+            hedged = True  # one backup at a time; a failure re-arms the hedge
+            race.launch()
+            continue
+        timeout = POLL_S if hedged else max(0.0, min(POLL_S, hedge_at - now))
+        try:
+            index, item = race.out.get(timeout=timeout)
+        except queue.Empty:
+            continue
+        attempt = race.attempts[index]
+        if item is _END:
+            attempt.ended = True
+            if not attempt.settled:
+                race.fail(attempt, ProviderError(f"{attempt.member.name}: stream ended early"))
+            continue
+        if attempt.settled:
+            continue  # a cancelled loser's last words
+        if isinstance(item, ErrorEvent) and not isinstance(item.error, CancelledError):
+            race.fail(attempt, item.error)
+            continue
+        attempt.buffered.append(item)  # type: ignore[arg-type]
+        if isinstance(item, TextDelta | ToolCallDelta | Done | ErrorEvent):
+            attempt.first_at = time.monotonic()
+            return attempt
+
+
+def _follow(race: _Race, winner: _Attempt, cancel: threading.Event | None) -> Iterator[Event]:
+    """Stream the winner's events to the end, keeping the router's books."""
+    router = race.router
+    backlog = list(winner.buffered)
+    while True:
+        if backlog:
+            item: object = backlog.pop(0)
+        else:
+            if cancel is not None and cancel.is_set():
+                winner.cancel.set()
+            try:
+                index, item = race.out.get(timeout=POLL_S)
+            except queue.Empty:
+                continue
+            if index != winner.index:
+                continue
+        if item is _END:
+            if not winner.settled:
+                winner.settled = True
+                router.record_failure(winner.member)
+                error = ProviderError(f"{winner.member.name}: stream ended without finishing")
+                yield ErrorEvent(after_start_error(error, winner.member.name))
+            return
+        event: Event = item  # type: ignore[assignment]
+        if isinstance(event, TimingsEvent):
+            winner.timings = event
+            event = annotate(event, race.tried)
+        elif isinstance(event, Done):
+            winner.settled = True
+            if event.finish_reason == "cancelled":
+                router.record_abandoned(winner.member, None)
+            else:
+                ttft = (winner.first_at or time.monotonic()) - winner.started
+                router.record_success(winner.member, ttft, winner.timings)
+        elif isinstance(event, ErrorEvent):
+            winner.settled = True
+            if isinstance(event.error, CancelledError):
+                router.record_abandoned(winner.member, None)
+            else:
+                router.record_failure(winner.member)
+                error = as_provider_error(event.error, winner.member.name)
+                event = ErrorEvent(after_start_error(error, winner.member.name))
+        yield event
+        if isinstance(event, Done | ErrorEvent):
+            return

@@ -1,0 +1,303 @@
+"""The router: one Provider in front of several, sending each turn to the best.
+
+Policies:
+
+- ``fastest`` (default): rank providers by expected time (EWMA of time to first
+  token plus ``typical_tokens`` at their EWMA decode speed). Untried providers
+  go first (that is the warm-up) and a provider whose estimate is older than
+  ``explore_after_s`` is tried once more, so a backend that got faster is found
+  again without a random coin deciding which request pays for it.
+- ``ordered``: the configured order; the others are fail-over only.
+- ``hedge``: like ``fastest``, but if the first choice has shown no token after a
+  delay (its recent TTFT at ``hedge_quantile``), start the next one too, keep
+  whichever shows a token first and cancel the other (see ``hedge.py``).
+
+Every policy fails over when a stream dies before its first token. After a
+token has been shown a failure is surfaced as an ``ErrorEvent``: the router
+never splices two models' outputs into one reply. A circuit breaker per
+provider stops traffic after repeated failures and probes again after a
+cooldown. Estimates come only from real traffic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from redline.errors import CancelledError, ProviderError, RedlineError
+from redline.providers.base import (
+    ChatRequest,
+    Done,
+    ErrorEvent,
+    Event,
+    Provider,
+    TextDelta,
+    TimingsEvent,
+    ToolCallDelta,
+)
+from redline.providers.health import CircuitBreaker, LatencyStats
+
+POLICIES = ("fastest", "ordered", "hedge")
+
+
+@dataclass
+class Member:
+    """A provider with what the router has learned about it."""
+
+    provider: Provider
+    breaker: CircuitBreaker
+    stats: LatencyStats = field(default_factory=LatencyStats)
+
+    @property
+    def name(self) -> str:
+        return self.provider.name
+
+
+class Router:
+    """A Provider that routes, hedges and fails over across ``providers``."""
+
+    def __init__(
+        self,
+        providers: Sequence[Provider],
+        *,
+        name: str = "router",
+        policy: str = "fastest",
+        explore_after_s: float = 120.0,
+        hedge_quantile: float = 0.9,
+        hedge_min_delay_s: float = 0.05,
+        hedge_default_delay_s: float = 1.0,
+        failure_threshold: int = 3,
+        cooldown_s: float = 30.0,
+        typical_tokens: int = 128,
+        default_tok_s: float = 50.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not providers:
+            raise ProviderError("the router needs at least one provider")
+        if policy not in POLICIES:
+            raise ProviderError(f"unknown router policy {policy!r}; use one of {POLICIES}")
+        names = [p.name for p in providers]
+        if len(set(names)) != len(names):
+            raise ProviderError(f"router providers must have distinct names, got {names}")
+        self.name = name
+        self.policy = policy
+        self.explore_after_s = explore_after_s
+        self.hedge_quantile = hedge_quantile
+        self.hedge_min_delay_s = hedge_min_delay_s
+        self.hedge_default_delay_s = hedge_default_delay_s
+        self.typical_tokens = typical_tokens
+        self.default_tok_s = default_tok_s
+        self.clock = clock
+        self.members = [
+            Member(p, CircuitBreaker(failure_threshold, cooldown_s, clock)) for p in providers
+        ]
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        names = ", ".join(m.name for m in self.members)
+        return f"Router(name={self.name!r}, policy={self.policy!r}, providers=[{names}])"
+
+    @property
+    def supports_native_tools(self) -> bool:
+        return all(m.provider.supports_native_tools for m in self.members)
+
+    # -- ranking -------------------------------------------------------------------
+
+    def ranked(self, request: ChatRequest | None = None) -> list[Member]:
+        """Members in the order this policy would try them (breakers not applied)."""
+        if self.policy == "ordered":
+            return list(self.members)
+        tokens = min(request.max_tokens if request else self.typical_tokens, self.typical_tokens)
+        now = self.clock()
+        with self._lock:
+            keyed = []
+            for position, member in enumerate(self.members):
+                stats = member.stats
+                expected = stats.expected_s(tokens, self.default_tok_s)
+                stale = (
+                    stats.last_sample_at is not None
+                    and now - stats.last_sample_at > self.explore_after_s
+                )
+                probe = member.breaker.state == "half-open"
+                if expected is None:
+                    group = 0  # untried: warm up
+                elif probe or stale:
+                    group = 1  # probe a recovered breaker / refresh a stale estimate
+                else:
+                    group = 2
+                keyed.append((group, expected or 0.0, position, member))
+        keyed.sort(key=lambda item: item[:3])
+        return [item[3] for item in keyed]
+
+    def hedge_delay(self, member: Member) -> float:
+        """How long to wait for ``member``'s first token before starting a backup."""
+        with self._lock:
+            tail = member.stats.percentile(self.hedge_quantile)
+        if tail is None:
+            return self.hedge_default_delay_s
+        return max(self.hedge_min_delay_s, tail)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """What the router believes, per provider (for `redline providers` and benchmarks)."""
+        with self._lock:
+            return [
+                {
+                    "name": m.name,
+                    "ttft_s": m.stats.ttft_ewma,
+                    "ttft_p90_s": m.stats.percentile(0.9),
+                    "tok_s": m.stats.tok_s_ewma,
+                    "samples": m.stats.samples,
+                    "breaker": m.breaker.state,
+                    "failures": m.breaker.failures,
+                }
+                for m in self.members
+            ]
+
+    # -- outcomes --------------------------------------------------------------------
+
+    def record_success(self, member: Member, ttft_s: float, timings: TimingsEvent | None) -> None:
+        member.breaker.success()
+        with self._lock:
+            member.stats.observe(ttft_s, timings.tok_s if timings else None, self.clock())
+
+    def record_failure(self, member: Member) -> None:
+        member.breaker.failure()
+
+    def record_abandoned(self, member: Member, waited_s: float | None) -> None:
+        """A request we cancelled (hedge loser, caller gave up): not a failure."""
+        member.breaker.release()
+        if waited_s is not None:
+            with self._lock:
+                member.stats.observe_censored(waited_s, self.clock())
+
+    # -- streaming -------------------------------------------------------------------
+
+    def candidates(self, request: ChatRequest) -> Iterator[Member]:
+        """Members to try, in order, each admitted by its circuit breaker when reached."""
+        for member in self.ranked(request):
+            if member.breaker.allow():
+                yield member
+
+    def stream(
+        self, request: ChatRequest, cancel: threading.Event | None = None
+    ) -> Iterator[Event]:
+        """Stream the turn from the best provider, failing over before the first token."""
+        request = dataclasses.replace(request, model=None)  # each member asks for its own model
+        if self.policy == "hedge":
+            from redline.providers.hedge import stream_hedged
+
+            yield from stream_hedged(self, request, cancel)
+            return
+        errors: list[ProviderError] = []
+        tried: list[str] = []
+        for member in self.candidates(request):
+            tried.append(member.name)
+            failure = yield from self.attempt(member, request, cancel, tried)
+            if failure is None:
+                return
+            errors.append(failure)
+        yield ErrorEvent(self.no_answer(errors))
+
+    def attempt(
+        self,
+        member: Member,
+        request: ChatRequest,
+        cancel: threading.Event | None,
+        tried: list[str],
+    ) -> Iterator[Event]:
+        """Forward one member's stream; returns its error if it died before any token."""
+        started = time.monotonic()
+        first_at: float | None = None
+        timings: TimingsEvent | None = None
+        settled = False
+        events = member.provider.stream(request, cancel)
+        try:
+            for event in events:
+                if isinstance(event, TextDelta | ToolCallDelta) and first_at is None:
+                    first_at = time.monotonic()
+                if isinstance(event, ErrorEvent):
+                    settled = True
+                    if isinstance(event.error, CancelledError):
+                        self.record_abandoned(member, None)
+                        yield event
+                        return None
+                    self.record_failure(member)
+                    error = as_provider_error(event.error, member.name)
+                    if first_at is None:
+                        return error
+                    yield ErrorEvent(after_start_error(error, member.name))
+                    return None
+                if isinstance(event, TimingsEvent):
+                    timings = event
+                    event = annotate(event, tried)
+                if isinstance(event, Done):
+                    settled = True
+                    if event.finish_reason == "cancelled":
+                        self.record_abandoned(member, None)
+                    else:
+                        end = first_at or time.monotonic()
+                        self.record_success(member, end - started, timings)
+                yield event
+            return None
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+            if not settled:
+                self.record_abandoned(member, None)
+
+    def no_answer(self, errors: list[ProviderError]) -> ProviderError:
+        """The error for a turn that no provider answered."""
+        if not errors:
+            waits = ", ".join(
+                f"{m.name} (retry in {m.breaker.retry_in():.0f}s)" for m in self.members
+            )
+            return ProviderError(
+                f"{self.name}: no provider available: circuit open for {waits}",
+                hint="the providers failed repeatedly; check them with `redline providers --check`",
+                retryable=True,
+                retry_after=min(m.breaker.retry_in() for m in self.members),
+                provider=self.name,
+            )
+        detail = "; ".join(e.message for e in errors)
+        retry_afters = [e.retry_after for e in errors if e.retry_after is not None]
+        return ProviderError(
+            f"{self.name}: every provider failed before answering: {detail}",
+            hint="check them with `redline providers --check`",
+            retryable=any(e.retryable for e in errors),
+            retry_after=min(retry_afters) if retry_afters else None,
+            provider=self.name,
+        )
+
+
+def as_provider_error(error: Exception, provider: str) -> ProviderError:
+    """Any stream error as a ProviderError naming its provider."""
+    if isinstance(error, ProviderError):
+        return error
+    message = error.message if isinstance(error, RedlineError) else str(error)
+    return ProviderError(f"{provider}: {message}", provider=provider)
+
+
+def after_start_error(error: ProviderError, provider: str) -> ProviderError:
+    """The error shown when a reply dies after its first token: clear, never spliced."""
+    if error.after_first_token and "partial reply" in error.message:
+        return error
+    return ProviderError(
+        f"{error.message} (the reply from {provider} stopped part-way; it was not "
+        "continued on another provider)",
+        hint=error.hint or "retry the turn",
+        retryable=False,
+        after_first_token=True,
+        provider=provider,
+    )
+
+
+def annotate(event: TimingsEvent, tried: list[str]) -> TimingsEvent:
+    """The winner's timings, plus which providers were tried before it."""
+    extra = dict(event.extra)
+    extra["router_tried"] = list(tried)
+    return dataclasses.replace(event, extra=extra)
