@@ -1,0 +1,216 @@
+"""Edits: search/replace blocks applied all-or-nothing, and whole-file rewrites.
+
+``apply_blocks`` tries an exact match first, then a whitespace-tolerant line
+match (re-indenting the replacement), and refuses ambiguous or missing matches
+with an error that shows the closest lines, so a model can correct itself in
+one turn. Nothing is written here: callers get the new text and write it
+atomically after a checkpoint.
+
+``rewrite_with_prediction`` asks a model for a whole new text with the old text
+sent as the *predicted output*: most of a rewrite repeats the old file, and a
+speculative engine verifies those tokens in batches instead of decoding them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from redline.agent.templates import render
+from redline.errors import EditError
+from redline.providers.base import (
+    ChatRequest,
+    Done,
+    ErrorEvent,
+    Provider,
+    TextDelta,
+    TimingsEvent,
+)
+
+
+@dataclass
+class Block:
+    search: str
+    replace: str
+
+
+def parse_blocks(raw: Any) -> list[Block]:
+    """Blocks from a tool call's ``edits`` argument (a list of {search, replace})."""
+    if not isinstance(raw, list) or not raw:
+        raise EditError("'edits' must be a non-empty list of {search, replace} objects")
+    blocks = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or not isinstance(item.get("search"), str):
+            raise EditError(f"edit #{i + 1}: needs a 'search' string and a 'replace' string")
+        replace = item.get("replace", "")
+        if not isinstance(replace, str):
+            raise EditError(f"edit #{i + 1}: 'replace' must be a string")
+        if not item["search"].strip():
+            raise EditError(f"edit #{i + 1}: 'search' is empty; use write to create a file")
+        blocks.append(Block(item["search"], replace))
+    return blocks
+
+
+def apply_blocks(text: str, blocks: list[Block], path: str = "file") -> str:
+    """The text with every block applied in order, or :class:`EditError` and no change."""
+    for i, block in enumerate(blocks, 1):
+        try:
+            text = _apply_one(text, block)
+        except EditError as exc:
+            raise EditError(f"{path}: edit #{i} of {len(blocks)}: {exc.message}") from None
+    return text
+
+
+def _apply_one(text: str, block: Block) -> str:
+    count = text.count(block.search)
+    if count == 1:
+        return text.replace(block.search, block.replace, 1)
+    if count > 1:
+        raise EditError(
+            f"the search text occurs {count} times; "
+            "include more surrounding lines to make it unique"
+        )
+    return _apply_loose(text, block)
+
+
+def _norm(line: str) -> str:
+    return " ".join(line.split())
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _apply_loose(text: str, block: Block) -> str:
+    """Match line by line ignoring whitespace differences; keep the file's indentation."""
+    lines = text.splitlines(keepends=True)
+    want = [ln for ln in block.search.splitlines() if ln.strip()]
+    if not want:
+        raise EditError("the search text is only whitespace")
+    norm_want = [_norm(ln) for ln in want]
+    hits = []
+    for start in range(len(lines)):
+        j, k = start, 0
+        while j < len(lines) and k < len(norm_want):
+            if not lines[j].strip():
+                j += 1
+                continue
+            if _norm(lines[j]) != norm_want[k]:
+                break
+            j, k = j + 1, k + 1
+        if k == len(norm_want) and lines[start].strip():
+            hits.append((start, j))
+    if not hits:
+        raise EditError("the search text was not found.\n" + closest_lines(text, block.search))
+    if len(hits) > 1:
+        raise EditError(f"the search text matches {len(hits)} places; add more context")
+    start, end = hits[0]
+    shift_from, shift_to = _indent(want[0]), _indent(lines[start])
+    newline = "\n" if not lines[end - 1].endswith("\r\n") else "\r\n"
+    out = []
+    for ln in block.replace.splitlines():
+        if ln.strip() and ln.startswith(shift_from):
+            ln = shift_to + ln[len(shift_from) :]
+        elif ln.strip() and not shift_from:
+            ln = shift_to + ln
+        out.append(ln + newline)
+    if out and not lines[end - 1].endswith(("\n", "\r")):
+        out[-1] = out[-1].rstrip("\r\n")
+    return "".join(lines[:start] + out + lines[end:])
+
+
+def closest_lines(text: str, search: str, context: int = 2) -> str:
+    """The window of the file most like ``search``, numbered, to show the model."""
+    lines = text.splitlines()
+    n = max(1, len(search.splitlines()))
+    if not lines:
+        return "The file is empty."
+    best, best_at = -1.0, 0
+    target = "\n".join(_norm(ln) for ln in search.splitlines())
+    for at in range(max(1, len(lines) - n + 1)):
+        window = "\n".join(_norm(ln) for ln in lines[at : at + n])
+        score = difflib.SequenceMatcher(None, window, target, autojunk=False).quick_ratio()
+        if score > best:
+            best, best_at = score, at
+    lo, hi = max(0, best_at - context), min(len(lines), best_at + n + context)
+    shown = "\n".join(f"{i + 1:>5}| {lines[i]}" for i in range(lo, hi))
+    return f"The closest lines ({lo + 1}-{hi}) are:\n{shown}"
+
+
+def unified_diff(old: str, new: str, path: str) -> str:
+    old_name = f"a/{path}" if old else "/dev/null"
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True), new.splitlines(keepends=True), old_name, f"b/{path}"
+        )
+    )
+
+
+_FENCE = re.compile(r"^\s*```[\w.+-]*\n(.*?)\n?```\s*$", re.DOTALL)
+
+
+def strip_fence(text: str) -> str:
+    """Models like to wrap a file in a Markdown fence even when told not to."""
+    m = _FENCE.match(text)
+    if not m:
+        return text
+    body = m.group(1)
+    return body + "\n" if body and not body.endswith("\n") else body
+
+
+@dataclass
+class Rewrite:
+    """A rewritten text and what producing it cost."""
+
+    text: str
+    timings: TimingsEvent | None
+    finish_reason: str
+
+
+def rewrite(
+    provider: Provider,
+    instruction: str,
+    text: str,
+    *,
+    path: str = "",
+    history: list[dict[str, Any]] | None = None,
+    max_tokens: int = 4096,
+    cancel: threading.Event | None = None,
+) -> Rewrite:
+    """Ask for the whole new text; the old text goes along as ``prediction``."""
+    prompt = render("rewrite.md", instruction=instruction, path=path or "the text", old=text)
+    messages = [*(history or [{"role": "system", "content": render("rewrite_system.md")}])]
+    messages.append({"role": "user", "content": prompt})
+    request = ChatRequest(
+        messages=messages, max_tokens=max_tokens, prediction=text or None, temperature=0.0
+    )
+    parts: list[str] = []
+    timings: TimingsEvent | None = None
+    finish = "stop"
+    stream = provider.stream(request, cancel)
+    try:
+        for event in stream:
+            if isinstance(event, TextDelta):
+                parts.append(event.text)
+            elif isinstance(event, TimingsEvent):
+                timings = event
+            elif isinstance(event, Done):
+                finish = event.finish_reason
+            elif isinstance(event, ErrorEvent):
+                raise event.error
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+    return Rewrite(strip_fence("".join(parts)), timings, finish)
+
+
+def rewrite_with_prediction(provider: Provider, instruction: str, text: str) -> str:
+    """The LSP's "Edit with redline": ``text`` rewritten per ``instruction``."""
+    result = rewrite(provider, instruction, text)
+    if result.finish_reason == "length":
+        raise EditError("the rewrite was cut off (max_tokens); nothing applied")
+    return result.text

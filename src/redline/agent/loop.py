@@ -1,0 +1,407 @@
+"""The agent loop: messages -> streamed reply -> tool calls -> observations -> repeat.
+
+Small and explicit on purpose (after mini-swe-agent's ``DefaultAgent``). One
+:class:`Agent` holds one conversation; :meth:`Agent.run` carries out one task in
+it and returns a :class:`RunResult`. Everything that happens is an event dict
+with a ``type`` handed to ``emit`` (the CLI renders it, the session log stores
+it). The loop ends on ``done`` with passing verification, a step/time limit,
+repeated malformed replies, a provider error, or ``cancel``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from redline.agent.checking import Verification, verify_changes
+from redline.agent.checkpoints import Checkpoints
+from redline.agent.repomap import repo_overview
+from redline.agent.telemetry import TurnStats
+from redline.agent.templates import render
+from redline.agent.toolcalls import (
+    ParsedReply,
+    ToolCall,
+    assemble_native,
+    openai_tools,
+    parse_text_reply,
+    text_schema,
+    tools_description,
+)
+from redline.agent.tools import Approve, ToolBox
+from redline.agent.workspace import Workspace
+from redline.providers.base import (
+    ChatRequest,
+    Done,
+    ErrorEvent,
+    Provider,
+    TextDelta,
+    TimingsEvent,
+    ToolCallDelta,
+    Usage,
+)
+
+Emit = Callable[[dict[str, Any]], None]
+EXIT_CODES = {
+    "finished": 0,
+    "verification_failed": 1,
+    "error": 2,
+    "step_limit": 3,
+    "time_limit": 3,
+    "format_errors": 4,
+    "interrupted": 130,
+}
+
+
+@dataclass
+class AgentConfig:
+    max_steps: int = 25
+    """Model turns per task before giving up."""
+    max_seconds: float = 900.0
+    """Wall-clock limit per task."""
+    max_tokens: int = 1024
+    """Tokens per model reply."""
+    max_format_errors: int = 3
+    """Malformed replies in a row before giving up."""
+    verify_retries: int = 3
+    """Times `done` may be refused for failing verification before giving up."""
+    run_tests: bool = True
+    overview_budget: int = 3000
+    test_command: list[str] | None = None
+
+
+@dataclass
+class RunResult:
+    status: str
+    summary: str = ""
+    verified: bool = True
+    changed: list[str] = field(default_factory=list)
+    turns: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES.get(self.status, 2)
+
+
+class Agent:
+    """One conversation with one provider, confined to one workspace."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        root: str | Path,
+        *,
+        config: AgentConfig | None = None,
+        approval: str = "suggest",
+        ask: Approve | None = None,
+        emit: Emit | None = None,
+        session_id: str = "session",
+        checkpoints: Checkpoints | None = None,
+        messages: list[dict[str, Any]] | None = None,
+    ):
+        self.provider = provider
+        self.ws = Workspace(root)
+        self.config = config or AgentConfig()
+        self.approval = approval
+        self.ask = ask or (lambda kind, what: False)
+        self._emit = emit or (lambda event: None)
+        self.session_id = session_id
+        self.checkpoints = checkpoints or Checkpoints(self.ws.root)
+        self.messages: list[dict[str, Any]] = list(messages or [])
+        self.history: list[dict[str, Any]] = []
+        self.tasks_run = 0
+
+    # -- events and messages -----------------------------------------------
+    def emit(self, type_: str, **data: Any) -> None:
+        self._emit({"type": type_, **data})
+
+    def add(self, message: dict[str, Any]) -> None:
+        self.messages.append(message)
+        self.emit("message", message=message)
+
+    @property
+    def native(self) -> bool:
+        return bool(self.provider.supports_native_tools)
+
+    def system_prompt(self, task: str) -> str:
+        agents_md = self.ws.root / "AGENTS.md"
+        instructions = (
+            render("instructions.md", text=agents_md.read_text(encoding="utf-8")[:4000])
+            if agents_md.is_file()
+            else ""
+        )
+        fmt = (
+            render("native_format.md")
+            if self.native
+            else render("text_format.md", tools=tools_description())
+        )
+        overview = repo_overview(self.ws, task, self.config.overview_budget)
+        return render("system.md", format=fmt, overview=overview, instructions=instructions)
+
+    def clear(self) -> None:
+        self.messages = []
+        self.emit("clear")
+
+    # -- one task ----------------------------------------------------------
+    def run(self, task: str, cancel: threading.Event | None = None) -> RunResult:
+        """Carry out ``task`` in this conversation; never raises for model mistakes."""
+        self.tasks_run += 1
+        task_id = f"{self.session_id}/{self.tasks_run}"
+        cancel = cancel or threading.Event()
+        box = ToolBox(
+            self.ws,
+            self.checkpoints,
+            task_id,
+            self.approval,
+            self.ask,
+            self.provider,
+            cancel,
+            test_command=self.config.test_command,
+        )
+        self.emit("task_start", task=task, task_id=task_id, native_tools=self.native)
+        if not self.messages:
+            self.add({"role": "system", "content": self.system_prompt(task)})
+        self.add({"role": "user", "content": render("task.md", task=task)})
+        state = _TaskState(started=time.perf_counter())
+        result = self._loop(box, state, cancel)
+        result.changed = sorted(state.before)
+        result.turns = state.turns
+        self.emit(
+            "done",
+            status=result.status,
+            exit_code=result.exit_code,
+            summary=result.summary,
+            verified=result.verified,
+            files_changed=result.changed,
+            turns=result.turns,
+        )
+        return result
+
+    def _loop(self, box: ToolBox, st: _TaskState, cancel: threading.Event) -> RunResult:
+        while True:
+            if st.turns >= self.config.max_steps:
+                return self._stop(st, "step_limit", f"stopped after {st.turns} turns")
+            if time.perf_counter() - st.started > self.config.max_seconds:
+                return self._stop(st, "time_limit", "time limit reached")
+            st.turns += 1
+            stats = TurnStats(st.turns)
+            self.emit("turn_start", turn=st.turns)
+            reply, finish, error = self._query(stats, cancel)
+            outcome = None
+            if error is None and not cancel.is_set():
+                outcome = self._act(box, st, stats, reply, cancel)
+            self.emit(
+                "turn_end",
+                turn=st.turns,
+                well_formed=stats.well_formed,
+                finish_reason=finish,
+                timings=stats.to_dict(),
+            )
+            self.history.append(
+                stats.to_dict() | {"turn": st.turns, "well_formed": stats.well_formed}
+            )
+            if error is not None:
+                self.emit("error", message=str(getattr(error, "message", error)))
+                return self._stop(st, "error", f"provider error: {error}")
+            if cancel.is_set():
+                return self._stop(st, "interrupted", "interrupted by the user")
+            if outcome is not None:
+                return outcome
+
+    def _stop(self, st: _TaskState, status: str, summary: str) -> RunResult:
+        verified = st.last_verification.passed if st.last_verification else not st.before
+        return RunResult(status, summary, verified)
+
+    # -- model -------------------------------------------------------------
+    def _query(
+        self, stats: TurnStats, cancel: threading.Event
+    ) -> tuple[ParsedReply, str, Exception | None]:
+        request = ChatRequest(messages=list(self.messages), max_tokens=self.config.max_tokens)
+        if self.native:
+            request.tools = openai_tools()
+        else:
+            request.response_format = text_schema()
+        text: list[str] = []
+        pieces: dict[int, dict[str, str]] = {}
+        finish, error = "stop", None
+        start = time.perf_counter()
+        stream = self.provider.stream(request, cancel)
+        try:
+            for event in stream:
+                if isinstance(event, TextDelta):
+                    stats.first_token()
+                    text.append(event.text)
+                    self.emit("text_delta", turn=stats.turn, text=event.text)
+                elif isinstance(event, ToolCallDelta):
+                    stats.first_token()
+                    piece = pieces.setdefault(event.index, {"id": "", "name": "", "arguments": ""})
+                    piece["id"] = event.id or piece["id"]
+                    piece["name"] = event.name or piece["name"]
+                    piece["arguments"] += event.arguments
+                elif isinstance(event, TimingsEvent):
+                    stats.add_timings(event, primary=True)
+                elif isinstance(event, Usage):
+                    stats.add_usage(event)
+                elif isinstance(event, Done):
+                    finish = event.finish_reason
+                elif isinstance(event, ErrorEvent):
+                    error = event.error
+                if cancel.is_set():
+                    finish = "cancelled"
+                    break
+        finally:
+            getattr(stream, "close", lambda: None)()
+            stats.model_s += time.perf_counter() - start
+        joined = "".join(text)
+        if self.native and pieces:
+            parsed = assemble_native(joined, pieces)
+        elif self.native:
+            parsed = ParsedReply(
+                joined, [], bool(joined.strip()), "" if joined.strip() else "empty"
+            )
+        else:
+            parsed = parse_text_reply(joined)
+        stats.well_formed = parsed.well_formed and finish not in ("length", "cancelled")
+        self._record_assistant(parsed, pieces, cancelled=cancel.is_set() or error is not None)
+        return parsed, finish, error
+
+    def _record_assistant(self, parsed: ParsedReply, pieces: dict, cancelled: bool) -> None:
+        if cancelled:
+            text = parsed.text + ("\n[interrupted by the user]" if parsed.text else "[interrupted]")
+            self.add({"role": "assistant", "content": text})
+        elif self.native and parsed.calls:
+            calls = [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.raw or "{}"},
+                }
+                for c in parsed.calls
+            ]
+            self.add({"role": "assistant", "content": parsed.text or None, "tool_calls": calls})
+        else:
+            self.add({"role": "assistant", "content": parsed.text})
+
+    # -- tools -------------------------------------------------------------
+    def _act(
+        self,
+        box: ToolBox,
+        st: _TaskState,
+        stats: TurnStats,
+        reply: ParsedReply,
+        cancel: threading.Event,
+    ) -> RunResult | None:
+        if not reply.calls:
+            if self.native and reply.text.strip():  # a plain answer ends a native turn
+                return self._finish(st, stats, reply.text.strip(), None)
+            st.format_errors += 1
+            self.emit("format_error", turn=stats.turn, problem=reply.problem)
+            if st.format_errors >= self.config.max_format_errors:
+                return self._stop(st, "format_errors", f"malformed replies: {reply.problem}")
+            self.add({"role": "user", "content": render("format_error.md", problem=reply.problem)})
+            return None
+        st.format_errors = 0
+        observations: list[tuple[ToolCall, str]] = []
+        for call in reply.calls:
+            if cancel.is_set():
+                break
+            self.emit(
+                "tool_call", turn=stats.turn, id=call.id, name=call.name, arguments=call.arguments
+            )
+            if call.name == "done":
+                result = self._finish(st, stats, str(call.arguments.get("summary", "")), call)
+                if result is not None:
+                    return result
+                continue
+            observations.append((call, self._execute(box, st, stats, call)))
+        self._observe(observations)
+        return None
+
+    def _execute(self, box: ToolBox, st: _TaskState, stats: TurnStats, call: ToolCall) -> str:
+        start = time.perf_counter()
+        outcome = box.call(call.name, call.arguments)
+        if outcome.model_timings is not None:
+            stats.add_timings(outcome.model_timings, primary=False)
+            stats.model_s += outcome.model_timings.total_s
+            start += outcome.model_timings.total_s
+        stats.tools_s += time.perf_counter() - start
+        self.emit(
+            "tool_result",
+            turn=stats.turn,
+            id=call.id,
+            name=call.name,
+            ok=outcome.ok,
+            output=outcome.output[:4000],
+        )
+        text = outcome.output
+        if outcome.changed:
+            for path, old in outcome.changed.items():
+                st.before.setdefault(path, old)
+            st.changes += 1
+            self.emit(
+                "edit_applied",
+                turn=stats.turn,
+                path=next(iter(outcome.changed)),
+                diff=outcome.diff,
+                checkpoint=outcome.checkpoint,
+            )
+            baseline = {p: st.before[p] for p in outcome.changed}  # vs. the task's start
+            verification = self._verify(st, stats, baseline)
+            text += "\n" + verification.report()
+        return text
+
+    def _verify(
+        self, st: _TaskState, stats: TurnStats, files: dict[str, str | None]
+    ) -> Verification:
+        result = verify_changes(
+            self.ws, files, tests=self.config.run_tests, test_command=self.config.test_command
+        )
+        stats.verify_s += result.duration_s
+        st.last_verification = result
+        st.verified_key = (frozenset(files), st.changes) if result.passed else None
+        self.emit("verification", turn=stats.turn, **result.to_dict())
+        return result
+
+    def _observe(self, observations: list[tuple[ToolCall, str]]) -> None:
+        if self.native:
+            for call, text in observations:
+                self.add({"role": "tool", "tool_call_id": call.id, "content": text})
+        elif observations:
+            body = "\n\n".join(f"[{c.name} result]\n{t}" for c, t in observations)
+            self.add({"role": "user", "content": body})
+
+    def _finish(
+        self, st: _TaskState, stats: TurnStats, summary: str, call: ToolCall | None
+    ) -> RunResult | None:
+        """Accept ``done`` only if every change made in this task verifies."""
+        fresh = st.verified_key == (frozenset(st.before), st.changes)
+        if st.before and not fresh:  # re-check only what changed since the last pass
+            result = self._verify(st, stats, dict(st.before))
+            if not result.passed:
+                st.verify_failures += 1
+                if st.verify_failures > self.config.verify_retries:
+                    return RunResult("verification_failed", summary, False)
+                note = render("verify_before_done.md", report=result.report())
+                if call is not None and self.native:
+                    self.add({"role": "tool", "tool_call_id": call.id, "content": note})
+                else:
+                    self.add({"role": "user", "content": note})
+                return None
+        if call is not None and self.native:
+            self.add({"role": "tool", "tool_call_id": call.id, "content": "finished"})
+        return RunResult("finished", summary, True)
+
+
+@dataclass
+class _TaskState:
+    started: float
+    turns: int = 0
+    format_errors: int = 0
+    verify_failures: int = 0
+    before: dict[str, str | None] = field(default_factory=dict)
+    last_verification: Verification | None = None
+    changes: int = 0
+    verified_key: tuple[frozenset[str], int] | None = None

@@ -1,0 +1,128 @@
+"""Showing agent events: rich text for people, one JSON object a line for programs.
+
+Renderers are plain callables taking an event dict, so the loop knows nothing
+about terminals; ``message`` events (the raw conversation) go only to the
+session log, never to the screen.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import IO, Any
+
+LOG_ONLY = {"message", "clear"}
+
+
+class JsonRenderer:
+    """``--json``: every event except the raw conversation, one per line, flushed."""
+
+    def __init__(self, out: IO[str] | None = None):
+        self.out = out or sys.stdout
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if event.get("type") in LOG_ONLY:
+            return
+        self.out.write(json.dumps(event, default=str) + "\n")
+        self.out.flush()
+
+
+class HumanRenderer:
+    """Streaming text, tool calls in one dim line, coloured diffs, timings after each turn."""
+
+    def __init__(self, console: Any = None, show_text: bool = True):
+        from rich.console import Console
+
+        self.console = console or Console(highlight=False)
+        self.show_text = show_text
+        self._mid_line = False
+
+    def _end_text(self) -> None:
+        if self._mid_line:
+            self.console.print()
+            self._mid_line = False
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        handler = getattr(self, f"on_{kind}", None)
+        if handler is not None:
+            handler(event)
+
+    def on_text_delta(self, e: dict[str, Any]) -> None:
+        if self.show_text:
+            self.console.print(e["text"], end="", markup=False, highlight=False, soft_wrap=True)
+            self._mid_line = not e["text"].endswith("\n")
+
+    def on_tool_call(self, e: dict[str, Any]) -> None:
+        self._end_text()
+        args = ", ".join(f"{k}={_short(v)}" for k, v in e["arguments"].items())
+        self.console.print(f"[bold cyan]→ {e['name']}[/]([dim]{_escape(args)}[/])")
+
+    def on_tool_result(self, e: dict[str, Any]) -> None:
+        mark = "[green]✓[/]" if e["ok"] else "[red]✗[/]"
+        first = (e["output"].strip().splitlines() or [""])[0]
+        self.console.print(f"  {mark} [dim]{_escape(first[:160])}[/]")
+
+    def on_edit_applied(self, e: dict[str, Any]) -> None:
+        from rich.syntax import Syntax
+
+        if e.get("diff"):
+            self.console.print(
+                Syntax(e["diff"], "diff", theme="ansi_dark", background_color="default")
+            )
+
+    def on_verification(self, e: dict[str, Any]) -> None:
+        if e["passed"]:
+            tests = e.get("tests")
+            extra = f", tests passed ({tests['command'].split()[-1]})" if tests else ""
+            self.console.print(f"  [green]verified[/][dim]{_escape(extra)}[/]")
+            return
+        self.console.print("  [red]verification failed[/]")
+        for p in e.get("errors", [])[:8]:
+            msg = f"{p['path']}:{p['line']}: {p['message']}"
+            self.console.print(f"    [red]{_escape(msg)}[/]")
+        if e.get("tests") and not e["tests"]["passed"]:
+            tail = e["tests"]["output_tail"].strip().splitlines()[-3:]
+            for line in tail:
+                self.console.print(f"    [dim]{_escape(line)}[/]")
+
+    def on_format_error(self, e: dict[str, Any]) -> None:
+        self._end_text()
+        self.console.print(f"  [yellow]malformed reply:[/] [dim]{_escape(e['problem'])}[/]")
+
+    def on_turn_end(self, e: dict[str, Any]) -> None:
+        self._end_text()
+        t = e["timings"]
+        bits = []
+        if t.get("ttft_s") is not None:
+            bits.append(f"ttft {t['ttft_s']:.2f}s")
+        if t.get("tok_s"):
+            bits.append(f"{t['tok_s']:.0f} tok/s")
+        bits.append(f"model {t['model_s']:.2f}s · tools {t['tools_s']:.2f}s")
+        bits.append(f"verify {t['verify_s']:.2f}s")
+        if t.get("drafted_tokens"):
+            bits.append(f"spec {t['accepted_tokens']}/{t['drafted_tokens']}")
+        self.console.print(f"[dim]  turn {e['turn']}: {' · '.join(bits)}[/]")
+
+    def on_error(self, e: dict[str, Any]) -> None:
+        self._end_text()
+        self.console.print(f"[red]error:[/] {_escape(e['message'])}")
+
+    def on_done(self, e: dict[str, Any]) -> None:
+        self._end_text()
+        colour = "green" if e["exit_code"] == 0 else "red"
+        files = ", ".join(e.get("files_changed", [])) or "no files changed"
+        summary = _escape(e.get("summary") or "")
+        self.console.print(f"[{colour}]■ {e['status']}[/] {summary} [dim]({files})[/]")
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    text = text.replace("\n", "⏎")
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

@@ -1,0 +1,103 @@
+"""Wiring for the front doors: settings -> provider -> agent, events -> screen and log.
+
+The CLI stays a thin parser over these functions; tests call them directly.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from redline.agent.checkpoints import Checkpoints
+from redline.agent.loop import Agent, AgentConfig, RunResult
+from redline.agent.session import SessionLog
+from redline.providers.base import Provider
+
+
+def tty_ask(kind: str, what: str) -> bool:
+    """Ask on the terminal; without one, the answer is no (never approve silently)."""
+    if not sys.stdin.isatty():
+        return False
+    sys.stderr.write(f"\n{what}\nAllow this {kind}? [y/N] ")
+    sys.stderr.flush()
+    try:
+        return input().strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def tee(*sinks: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    def emit(event: dict[str, Any]) -> None:
+        for sink in sinks:
+            sink(event)
+
+    return emit
+
+
+def build_agent(
+    provider: Provider,
+    root: Path,
+    *,
+    approval: str,
+    render: Callable[[dict[str, Any]], None],
+    config: AgentConfig | None = None,
+    ask: Callable[[str, str], bool] = tty_ask,
+    session_id: str | None = None,
+    messages: list[dict[str, Any]] | None = None,
+) -> tuple[Agent, SessionLog]:
+    """An agent whose every event is rendered and logged (JSONL under the state dir)."""
+    log = SessionLog(session_id)
+    log.write(
+        {
+            "type": "session_start",
+            "session_id": log.id,
+            "root": str(root.resolve()),
+            "provider": provider.name,
+            "approval": approval,
+            "native_tools": bool(provider.supports_native_tools),
+        }
+    )
+    agent = Agent(
+        provider,
+        root,
+        config=config,
+        approval=approval,
+        ask=ask,
+        emit=tee(log.write, render),
+        session_id=log.id,
+        checkpoints=Checkpoints(root),
+        messages=messages,
+    )
+    return agent, log
+
+
+def run_exec(
+    task: str,
+    provider: Provider,
+    root: Path,
+    *,
+    approval: str,
+    json_mode: bool,
+    config: AgentConfig | None = None,
+) -> RunResult:
+    """``redline exec``: one task, headless, events streamed to stdout."""
+    from redline.agent.render import HumanRenderer, JsonRenderer
+
+    render = JsonRenderer() if json_mode else HumanRenderer()
+    agent, log = build_agent(provider, root, approval=approval, render=render, config=config)
+    if json_mode:
+        render(
+            {
+                "type": "session_start",
+                "session_id": log.id,
+                "root": str(root.resolve()),
+                "provider": provider.name,
+                "approval": approval,
+            }
+        )
+    try:
+        return agent.run(task)
+    finally:
+        log.close()

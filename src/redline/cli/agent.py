@@ -1,0 +1,134 @@
+"""``redline exec``, ``undo``, ``log``, ``resume`` and the bare-``redline`` session.
+
+A thin parser over :mod:`redline.agent`; heavy imports happen inside the
+commands so ``redline --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+APPROVAL_HELP = "suggest (ask for edits and commands), auto-edit, full-auto"
+
+
+def _settings(root: Path, **flags: object):
+    from redline.config import load_settings
+
+    return load_settings(root, **flags)
+
+
+def exec_command(
+    task: str = typer.Argument(..., help="What to do, in plain words."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Model name."),
+    provider: str | None = typer.Option(None, "--provider", "-p", help="Provider name."),
+    approval: str | None = typer.Option(None, "--approval", "-a", help=APPROVAL_HELP),
+    json_mode: bool = typer.Option(False, "--json", help="One JSON event per line."),
+    root: Path = typer.Option(Path("."), "--root", "-C", help="Workspace folder."),
+    max_steps: int = typer.Option(25, "--max-steps", help="Model turns before giving up."),
+    max_tokens: int = typer.Option(1024, "--max-tokens", help="Tokens per model reply."),
+    no_tests: bool = typer.Option(False, "--no-tests", help="Verify without running tests."),
+) -> None:
+    """Run one task headless; exit 0 only if it finished and verification passed."""
+    from redline.agent.loop import AgentConfig
+    from redline.agent.model_select import select_provider
+    from redline.agent.runner import run_exec
+
+    settings = _settings(root, approval=approval)
+    chosen = select_provider(settings, model=model, provider=provider)
+    config = AgentConfig(max_steps=max_steps, max_tokens=max_tokens, run_tests=not no_tests)
+    result = run_exec(
+        task, chosen, root, approval=settings.approval, json_mode=json_mode, config=config
+    )
+    if result.exit_code != 0 and not json_mode:
+        typer.secho(f"redline: {result.status}: {result.summary}", err=True, fg="red")
+    raise typer.Exit(result.exit_code)
+
+
+def undo_command(
+    n: int = typer.Argument(1, help="How many tasks to undo (newest first)."),
+    root: Path = typer.Option(Path("."), "--root", "-C", help="Workspace folder."),
+) -> None:
+    """Restore the files the last N agent tasks changed, byte for byte."""
+    from redline.agent.checkpoints import Checkpoints
+
+    for path, action in Checkpoints(root).undo(n):
+        typer.echo(f"{action} {path}")
+
+
+def log_command(
+    session_id: str | None = typer.Argument(None, help="Show one session's events."),
+) -> None:
+    """List sessions, or print one session's events (JSON lines)."""
+    import json
+    import time
+
+    from redline.agent.session import list_sessions, read_events
+
+    if session_id:
+        for event in read_events(session_id):
+            if event.get("type") not in ("text_delta", "message"):
+                typer.echo(json.dumps(event, default=str))
+        return
+    for s in list_sessions():
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.started)) if s.started else "?"
+        typer.echo(f"{s.id}  {when}  {s.status:<20} {s.turns:>3} turns  {s.task[:60]}")
+
+
+def _interactive(root: Path, model: str | None, provider: str | None, resume: str | None) -> None:
+    from rich.console import Console
+
+    from redline.agent.interactive import InteractiveSession
+    from redline.agent.model_select import select_provider
+    from redline.agent.render import HumanRenderer
+    from redline.agent.runner import build_agent
+    from redline.agent.session import list_sessions, load_messages
+
+    settings = _settings(root)
+    console = Console(highlight=False)
+    messages = None
+    if resume is not None:
+        resume = resume or (list_sessions()[-1].id if list_sessions() else "")
+        messages = load_messages(resume)
+        console.print(f"[dim]resumed {resume}: {len(messages)} messages[/]")
+    chosen = select_provider(settings, model=model, provider=provider)
+    agent, log = build_agent(
+        chosen,
+        root,
+        approval=settings.approval,
+        render=HumanRenderer(console),
+        messages=messages,
+    )
+
+    def switch(spec: str):
+        prov, _, name = spec.rpartition(":")
+        return select_provider(settings, model=name, provider=prov or None)
+
+    try:
+        InteractiveSession(agent, console, switch_model=switch, read_line=console.input).loop()
+    finally:
+        log.close()
+
+
+def resume_command(
+    session_id: str = typer.Argument("", help="Session to resume (default: the latest)."),
+    model: str | None = typer.Option(None, "--model", "-m"),
+    provider: str | None = typer.Option(None, "--provider", "-p"),
+    root: Path = typer.Option(Path("."), "--root", "-C"),
+) -> None:
+    """Continue a logged session interactively, with its conversation."""
+    _interactive(root, model, provider, session_id)
+
+
+def interactive_default() -> None:
+    """The interactive session (``redline`` with no arguments)."""
+    _interactive(Path("."), None, None, None)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the agent's commands to the root app."""
+    app.command("exec")(exec_command)
+    app.command("undo")(undo_command)
+    app.command("log")(log_command)
+    app.command("resume")(resume_command)
