@@ -1,0 +1,37 @@
+# redline: the two commands a new user needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.redline-installed
+
+.PHONY: demo test setup lint bench clean
+
+# One-time set-up: a venv, every dependency (llama.cpp compiles here, ~5 min; pip
+# keeps the wheel in its cache for next time), and the embedded models.
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/redline models --prepare
+	touch $(STAMP)
+
+# The main job on the embedded default model, on a scratch copy of the sample project.
+demo: setup
+	@$(BIN)/redline models
+	@$(BIN)/redline complete 'def fibonacci(n):' --model gemma3-270m --max-tokens 64
+	@bash scripts/demo.sh $(BIN)/redline
+
+# The whole suite: layer contract, lint, tests on the real models.
+test: setup
+	$(BIN)/lint-imports
+	$(BIN)/ruff check src tests
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/redline bench all --quick
+
+clean:
+	rm -rf $(VENV) bench-results .pytest_cache

@@ -1,0 +1,64 @@
+"""The ``redline`` command: a thin typer front door over the library.
+
+Each area registers its own commands from a module of this package
+(``cli/models.py``, ``cli/agent.py``, ``cli/serve.py`` ...), so this file only
+assembles them and turns redline errors into one clear line.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from redline import __version__
+from redline.cli import agent, bench, lsp, models, providers, serve
+from redline.cli.common import state
+from redline.errors import RedlineError
+
+app = typer.Typer(
+    name="redline",
+    help="A latency-first AI coding agent and inference server.",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"redline {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def root(
+    ctx: typer.Context,
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+) -> None:
+    """With no command: the interactive coding session."""
+    state.debug = debug
+    if ctx.invoked_subcommand is None:
+        agent.interactive_default()
+
+
+for module in (models, serve, providers, agent, lsp, bench):
+    module.register(app)
+
+
+def main() -> None:
+    """Console-script entry: run the app, print redline errors as one line."""
+    try:
+        app()
+    except RedlineError as exc:
+        if state.debug:
+            raise
+        typer.secho(f"error: {exc.message}", err=True, fg="red")
+        if exc.hint:
+            typer.secho(f"hint: {exc.hint}", err=True, fg="yellow")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,142 @@
+"""Settings and the places redline keeps files.
+
+Precedence, lowest to highest: built-in defaults < user config file
+(``<user config dir>/config.toml``) < project ``redline.toml`` (searched from the
+working directory upwards) < environment variables (``REDLINE_*``) < command-line
+flags. Each layer only overrides the keys it sets.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from redline.errors import ConfigError
+
+APP = "redline"
+
+DEFAULT_CHAT_MODEL = "smollm2-135m"
+DEFAULT_COMPLETION_MODEL = "gemma3-270m"
+
+
+def cache_dir() -> Path:
+    """Where derived files live (the assembled Gemma GGUF); safe to delete."""
+    override = os.environ.get("REDLINE_CACHE_DIR")
+    path = Path(override) if override else Path(platformdirs.user_cache_dir(APP))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def state_dir() -> Path:
+    """Where sessions, logs and checkpoints live; never inside the user's repo."""
+    override = os.environ.get("REDLINE_STATE_DIR")
+    path = Path(override) if override else Path(platformdirs.user_state_dir(APP))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def user_config_path() -> Path:
+    override = os.environ.get("REDLINE_CONFIG")
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_config_dir(APP)) / "config.toml"
+
+
+def find_project_config(start: Path | None = None) -> Path | None:
+    """The nearest ``redline.toml`` from ``start`` upwards, if any."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "redline.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}", hint="fix or remove the file") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass
+class Settings:
+    """The merged configuration; ``raw`` keeps every table for layers that need more."""
+
+    model: str = DEFAULT_CHAT_MODEL
+    completion_model: str = DEFAULT_COMPLETION_MODEL
+    provider: str | None = None
+    approval: str = "suggest"
+    n_ctx: int = 8192
+    threads: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+
+    @property
+    def providers(self) -> dict[str, dict[str, Any]]:
+        return dict(self.raw.get("providers", {}))
+
+    @property
+    def router(self) -> dict[str, Any]:
+        return dict(self.raw.get("router", {}))
+
+
+_ENV_KEYS = {
+    "REDLINE_MODEL": "model",
+    "REDLINE_COMPLETION_MODEL": "completion_model",
+    "REDLINE_PROVIDER": "provider",
+    "REDLINE_APPROVAL": "approval",
+    "REDLINE_N_CTX": "n_ctx",
+    "REDLINE_THREADS": "threads",
+}
+
+
+def load_settings(start: Path | None = None, **flags: Any) -> Settings:
+    """Merge defaults, user file, project file, environment and flags, in that order."""
+    merged: dict[str, Any] = {}
+    sources: list[str] = []
+    for path in (user_config_path(), find_project_config(start)):
+        if path is not None and path.is_file():
+            merged = _merge(merged, _read_toml(path))
+            sources.append(str(path))
+    for env, key in _ENV_KEYS.items():
+        if os.environ.get(env):
+            merged[key] = os.environ[env]
+            sources.append(f"${env}")
+    for key, value in flags.items():
+        if value is not None:
+            merged[key] = value
+    settings = Settings(raw=merged, sources=sources)
+    for key in ("model", "completion_model", "provider", "approval"):
+        if merged.get(key) is not None:
+            setattr(settings, key, str(merged[key]))
+    for key in ("n_ctx", "threads"):
+        if merged.get(key) is not None:
+            try:
+                setattr(settings, key, int(merged[key]))
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"{key} must be an integer, got {merged[key]!r}") from exc
+    if settings.approval not in ("suggest", "auto-edit", "full-auto"):
+        raise ConfigError(
+            f"unknown approval mode {settings.approval!r}",
+            hint="use suggest, auto-edit or full-auto",
+        )
+    return settings

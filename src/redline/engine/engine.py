@@ -1,0 +1,292 @@
+"""The local inference engine: one model, one KV cache, streaming generation.
+
+Greedy generation is speculative by default: drafts (from the caller's
+predicted output, or n-grams of the prompt) are verified in one batch and the
+longest prefix that agrees with the model's own argmax is kept, so the output
+is exactly what plain greedy decoding gives, only sooner. Sampling with
+temperature > 0, or under a grammar, falls back to plain one-token decoding
+through llama.cpp's sampler chain (no speculative sampling rule is used).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import llama_cpp
+import numpy as np
+
+from redline.engine.chat import ChatTemplate
+from redline.engine.drafts import AdaptiveK, Drafter, NgramDrafter, PredictionDrafter
+from redline.engine.llama import Session, default_threads, load_llama
+from redline.engine.models import EMBEDDED, check_gguf, resolve_model
+from redline.engine.sampling import Sampler
+from redline.engine.text import StopScanner
+from redline.engine.types import Chunk, FinishReason, GenerationRequest, ModelInfo, Timings
+from redline.errors import CancelledError, ContextOverflowError, InvalidRequestError
+
+DEFAULT_N_CTX = 8192
+DEFAULT_N_BATCH = 512
+
+
+class Engine:
+    """A loaded GGUF model with a persistent KV cache (prefix reuse across calls)."""
+
+    def __init__(
+        self,
+        model: str = "smollm2-135m",
+        *,
+        n_ctx: int = DEFAULT_N_CTX,
+        n_threads: int | None = None,
+        n_batch: int = DEFAULT_N_BATCH,
+    ) -> None:
+        self.name, self.path = resolve_model(model)
+        check_gguf(self.path)
+        self.n_threads = n_threads or default_threads()
+        self.llm = load_llama(self.path, n_ctx=n_ctx, n_threads=self.n_threads, n_batch=n_batch)
+        self.session = Session(self.llm, n_batch)
+        self.chat = ChatTemplate.from_llama(self.llm)
+        self.max_draft = min(64, n_batch - 1)
+        self._lock = threading.Lock()
+        self.last_timings: Timings | None = None
+
+    # -- model facts ------------------------------------------------------------
+    @property
+    def n_ctx(self) -> int:
+        return self.session.n_ctx
+
+    @property
+    def has_fim(self) -> bool:
+        v = self.session.vocab
+        return all(
+            f(v) >= 0
+            for f in (
+                llama_cpp.llama_vocab_fim_pre,
+                llama_cpp.llama_vocab_fim_suf,
+                llama_cpp.llama_vocab_fim_mid,
+            )
+        )
+
+    def info(self) -> ModelInfo:
+        meta = self.llm.metadata
+        ctx_train = llama_cpp.llama_model_n_ctx_train(self.llm._model.model)
+        embedded = self.name in EMBEDDED
+        return ModelInfo(
+            name=self.name,
+            path=str(self.path),
+            size_bytes=Path(self.path).stat().st_size,
+            embedded=embedded,
+            n_ctx_train=int(ctx_train),
+            chat_template="tokenizer.chat_template" in meta,
+            fim=self.has_fim,
+            description=EMBEDDED[self.name].description
+            if embedded
+            else meta.get("general.name", ""),
+        )
+
+    # -- tokens -----------------------------------------------------------------
+    def tokenize(self, text: str, *, add_bos: bool = False, special: bool = False) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=special)
+
+    def detokenize(self, tokens: list[int]) -> str:
+        return b"".join(self.session.piece(t) for t in tokens).decode("utf-8", errors="replace")
+
+    def render_chat(self, messages: list[dict], add_generation_prompt: bool = True) -> str:
+        return self.chat.render(messages, add_generation_prompt=add_generation_prompt)
+
+    def prompt_tokens(self, req: GenerationRequest) -> list[int]:
+        """The exact tokens a request evaluates (chat template, FIM layout or raw)."""
+        if (req.prompt is None) == (req.messages is None):
+            raise InvalidRequestError("give exactly one of prompt or messages")
+        if req.messages is not None:
+            text = self.render_chat(req.messages, req.add_generation_prompt)
+            return self.chat.tokenize_rendered(self.llm, text)
+        assert req.prompt is not None
+        if req.suffix is not None:
+            return self._fim_tokens(req.prompt, req.suffix)
+        return self.tokenize(req.prompt, add_bos=self.chat.add_bos, special=False)
+
+    def _fim_tokens(self, prefix: str, suffix: str) -> list[int]:
+        if not self.has_fim:
+            raise InvalidRequestError(
+                f"model {self.name} has no fill-in-the-middle tokens; `suffix` is not supported",
+                param="suffix",
+            )
+        v = self.session.vocab
+        bos = [llama_cpp.llama_vocab_bos(v)] if self.chat.add_bos else []
+        return [
+            *bos,
+            llama_cpp.llama_vocab_fim_pre(v),
+            *self.tokenize(prefix),
+            llama_cpp.llama_vocab_fim_suf(v),
+            *self.tokenize(suffix),
+            llama_cpp.llama_vocab_fim_mid(v),
+        ]
+
+    # -- generation -------------------------------------------------------------
+    def generate(self, req: GenerationRequest) -> Iterator[Chunk]:
+        """Stream a generation. One at a time per engine: the lock is held until the
+        iterator ends or is closed, so callers must exhaust or ``close()`` it."""
+        _validate(req)
+        tokens = self.prompt_tokens(req)
+        with self._lock:
+            yield from self._run(req, tokens)
+
+    def complete(self, req: GenerationRequest) -> tuple[str, Timings, FinishReason]:
+        """Run a generation to the end; return text, timings and finish reason."""
+        parts: list[str] = []
+        last = Chunk("")
+        for chunk in self.generate(req):
+            parts.append(chunk.text)
+            last = chunk
+        assert last.timings is not None and last.finish_reason is not None
+        return "".join(parts), last.timings, last.finish_reason
+
+    def _run(self, req: GenerationRequest, prompt: list[int]) -> Iterator[Chunk]:
+        s = self.session
+        t0 = time.perf_counter()
+        if len(prompt) >= s.n_ctx:
+            raise ContextOverflowError(
+                f"prompt has {len(prompt)} tokens; model {self.name} context is {s.n_ctx}"
+            )
+        max_tokens = min(req.max_tokens, s.n_ctx - len(prompt))
+        tm = Timings(prompt_tokens=len(prompt))
+        tm.cached_tokens = s.reuse_prefix(prompt)
+        try:
+            s.decode(prompt[tm.cached_tokens :], all_logits=False)
+        except BaseException:
+            s.truncate(tm.cached_tokens)
+            raise
+        tm.prompt_s = time.perf_counter() - t0
+        sampler = Sampler.for_request(req, s) if (req.grammar or req.temperature > 0) else None
+        try:
+            yield from self._loop(req, prompt, max_tokens, sampler, tm, t0)
+        finally:
+            if sampler is not None:
+                sampler.close()
+            tm.total_s = time.perf_counter() - t0
+            self.last_timings = tm
+
+    def _loop(
+        self,
+        req: GenerationRequest,
+        prompt: list[int],
+        max_tokens: int,
+        sampler: Sampler | None,
+        tm: Timings,
+        t0: float,
+    ) -> Iterator[Chunk]:
+        s = self.session
+        drafter = self._drafter(req, prompt) if sampler is None else None
+        k = AdaptiveK(start=16 if req.prediction else 4, hi=self.max_draft)
+        cooldown, skip = 0, 0
+        scanner = StopScanner(list(req.stop))
+        pending = [self._pick(sampler)]
+        first_at: float | None = None
+        finish: FinishReason | None = None
+        while True:
+            # 1. emit what has been decided
+            out_tokens: list[int] = []
+            text = ""
+            for tok in pending:
+                if s.is_eog(tok):
+                    finish = "stop"
+                    break
+                tm.completion_tokens += 1
+                out_tokens.append(tok)
+                piece, stopped = scanner.feed(s.piece(tok))
+                text += piece
+                if drafter is not None:
+                    drafter.observe(tok)
+                if stopped:
+                    finish = "stop"
+                    break
+                if tm.completion_tokens >= max_tokens:
+                    finish = "length"
+                    break
+            if finish is None and req.cancel is not None and req.cancel.is_set():
+                finish = "cancelled"
+            if finish is not None:
+                if finish != "stop":
+                    text += scanner.flush()
+                now = time.perf_counter()
+                if first_at is None:
+                    first_at = now
+                    tm.ttft_s = now - t0
+                tm.decode_s = now - first_at
+                tm.total_s = now - t0
+                yield Chunk(text, out_tokens, finish_reason=finish, timings=tm)
+                return
+            if first_at is None:
+                first_at = time.perf_counter()
+                tm.ttft_s = first_at - t0
+            if text or out_tokens:
+                yield Chunk(text, out_tokens)
+            # 2. decode the last decided token, with a draft to verify if we have one
+            last = pending[-1]
+            room = min(max_tokens - tm.completion_tokens, s.n_ctx - len(s.tokens) - 2)
+            draft: list[int] = []
+            if drafter is not None and skip == 0 and room > 0:
+                draft = drafter.draft(min(k.k, room))
+            elif skip:
+                skip -= 1
+            if not draft:
+                s.decode([last], all_logits=False)
+                pending = [self._pick(sampler)]
+                continue
+            base = len(s.tokens)
+            s.decode([last, *draft], all_logits=True)
+            logits = s.logits(len(draft) + 1)
+            accepted = 0
+            while accepted < len(draft) and int(np.argmax(logits[accepted])) == draft[accepted]:
+                accepted += 1
+            model_tok = int(np.argmax(logits[accepted]))
+            s.truncate(base + 1 + accepted)
+            tm.drafted_tokens += len(draft)
+            tm.accepted_tokens += accepted
+            tm.verify_batches += 1
+            k.update(len(draft), accepted)
+            if accepted == 0:
+                cooldown = min(max(1, cooldown * 2), 4 if req.prediction else 16)
+                skip = cooldown
+            else:
+                cooldown = 0
+            pending = [*draft[:accepted], model_tok]
+
+    def _pick(self, sampler: Sampler | None) -> int:
+        if sampler is not None:
+            return sampler.sample()
+        return int(np.argmax(self.session.last_logits()))
+
+    def _drafter(self, req: GenerationRequest, prompt: list[int]) -> Drafter | None:
+        if req.prediction:
+            return PredictionDrafter(self.tokenize(req.prediction))
+        if req.speculative:
+            return NgramDrafter(prompt)
+        return None
+
+
+def _validate(req: GenerationRequest) -> None:
+    if req.max_tokens < 1:
+        raise InvalidRequestError("max_tokens must be at least 1", param="max_tokens")
+    if req.temperature < 0:
+        raise InvalidRequestError("temperature must be >= 0", param="temperature")
+    if not 0 < req.top_p <= 1:
+        raise InvalidRequestError("top_p must be in (0, 1]", param="top_p")
+    if req.cancel is not None and req.cancel.is_set():
+        raise CancelledError("cancelled before start")
+
+
+_engines: dict[tuple[str, int], Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def get_engine(model: str = "smollm2-135m", *, n_ctx: int = DEFAULT_N_CTX) -> Engine:
+    """One engine per model per process: models load once and keep their KV cache."""
+    key = (model, n_ctx)
+    with _engines_lock:
+        if key not in _engines:
+            _engines[key] = Engine(model, n_ctx=n_ctx)
+        return _engines[key]

@@ -1,0 +1,156 @@
+"""The thin layer over llama.cpp's low-level API that the decoder needs.
+
+``llama-cpp-python``'s high-level ``Llama`` loads the model and context and
+tokenises; everything on the hot path (batches, decode, logits, KV rollback)
+goes through the C API here, with logits read as numpy views, never copied
+into Python lists.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import llama_cpp
+import numpy as np
+
+from redline.errors import ContextOverflowError, ModelLoadError, RedlineError
+
+
+def quiet_llama() -> None:
+    """llama.cpp logs to stderr; keep it quiet unless REDLINE_LLAMA_LOG is set.
+
+    ``Llama(verbose=...)`` resets the level on every construction, so this is
+    called after each one.
+    """
+    level = logging.DEBUG if os.environ.get("REDLINE_LLAMA_LOG") else logging.CRITICAL
+    logging.getLogger("llama-cpp-python").setLevel(level)
+
+
+def default_threads() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+def load_llama(path: Path, *, n_ctx: int, n_threads: int | None, n_batch: int) -> llama_cpp.Llama:
+    threads = n_threads or default_threads()
+    try:
+        llm = llama_cpp.Llama(
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_batch=n_batch,
+            n_ubatch=n_batch,
+            n_threads=threads,
+            n_threads_batch=threads,
+            swa_full=True,  # sliding-window layers must keep every position to allow rollback
+            verbose=False,
+        )
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise ModelLoadError(
+            f"cannot load {path}: {exc}",
+            hint="the file may be truncated or not a llama.cpp GGUF model",
+        ) from exc
+    finally:
+        quiet_llama()
+    return llm
+
+
+class Session:
+    """One llama context's KV cache (sequence 0) and the tokens it holds."""
+
+    def __init__(self, llm: llama_cpp.Llama, n_batch: int) -> None:
+        self.llm = llm
+        self.ctx = llm._ctx.ctx
+        self.vocab = llama_cpp.llama_model_get_vocab(llm._model.model)
+        self.n_vocab = llama_cpp.llama_vocab_n_tokens(self.vocab)
+        self.n_ctx = llama_cpp.llama_n_ctx(self.ctx)
+        self.n_batch = n_batch
+        self.mem = llama_cpp.llama_get_memory(self.ctx)
+        self.batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
+        self.tokens: list[int] = []  # tokens whose KV entries are positions 0..len-1
+
+    def close(self) -> None:
+        if self.batch is not None:
+            llama_cpp.llama_batch_free(self.batch)
+            self.batch = None
+
+    # -- KV cache -------------------------------------------------------------
+    def truncate(self, n: int) -> None:
+        """Drop KV entries at positions >= n (roll back a rejected draft)."""
+        if n >= len(self.tokens):
+            return
+        ok = llama_cpp.llama_memory_seq_rm(self.mem, 0, n, -1)
+        if not ok:  # a cache that cannot cut in the middle: start over
+            llama_cpp.llama_memory_clear(self.mem, True)
+            self.tokens = []
+            return
+        del self.tokens[n:]
+
+    def reuse_prefix(self, prompt: Sequence[int]) -> int:
+        """Keep the longest common prefix with ``prompt``; return how many tokens it saves.
+
+        At least the prompt's last token is always evaluated again, because its
+        logits are needed to choose the first output token.
+        """
+        limit = min(len(self.tokens), len(prompt) - 1)
+        n = 0
+        while n < limit and self.tokens[n] == prompt[n]:
+            n += 1
+        self.truncate(n)
+        return len(self.tokens)
+
+    # -- decoding -------------------------------------------------------------
+    def decode(self, tokens: Sequence[int], *, all_logits: bool) -> None:
+        """Append ``tokens`` to the KV cache; logits for every one, or only the last."""
+        if len(self.tokens) + len(tokens) > self.n_ctx:
+            raise ContextOverflowError(
+                f"context full: {len(self.tokens) + len(tokens)} tokens > n_ctx {self.n_ctx}"
+            )
+        for start in range(0, len(tokens), self.n_batch):
+            part = tokens[start : start + self.n_batch]
+            last_part = start + self.n_batch >= len(tokens)
+            self._fill(part, all_logits=all_logits, last_logits=last_part)
+            rc = llama_cpp.llama_decode(self.ctx, self.batch)
+            if rc != 0:
+                raise RedlineError(f"llama_decode failed with code {rc}")
+            self.tokens.extend(part)
+
+    def _fill(self, part: Sequence[int], *, all_logits: bool, last_logits: bool) -> None:
+        b = self.batch
+        pos0 = len(self.tokens)
+        n = len(part)
+        b.n_tokens = n
+        for i, tok in enumerate(part):
+            b.token[i] = tok
+            b.pos[i] = pos0 + i
+            b.n_seq_id[i] = 1
+            b.seq_id[i][0] = 0
+            b.logits[i] = all_logits
+        if not all_logits:
+            b.logits[n - 1] = last_logits
+
+    def logits(self, rows: int) -> np.ndarray:
+        """The last decode's logits as a (rows, n_vocab) view (no copy)."""
+        ptr = llama_cpp.llama_get_logits(self.ctx)
+        return np.ctypeslib.as_array(ptr, shape=(rows, self.n_vocab))
+
+    def last_logits(self) -> np.ndarray:
+        ptr = llama_cpp.llama_get_logits_ith(self.ctx, -1)
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+
+    # -- tokens ---------------------------------------------------------------
+    def is_eog(self, token: int) -> bool:
+        return bool(llama_cpp.llama_vocab_is_eog(self.vocab, token))
+
+    def piece(self, token: int) -> bytes:
+        buf = ctypes.create_string_buffer(64)
+        n = llama_cpp.llama_token_to_piece(self.vocab, token, buf, len(buf), 0, False)
+        if n < 0:
+            buf = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(self.vocab, token, buf, len(buf), 0, False)
+        return buf.raw[:n]
+
+
+quiet_llama()

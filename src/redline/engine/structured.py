@@ -1,0 +1,207 @@
+"""Well-formed output from any model: JSON and tool calls enforced by grammar.
+
+A tiny model cannot be trusted to emit valid JSON or a tool call on its own, so
+when a caller asks for ``response_format`` or ``tools`` the output is
+constrained by a llama.cpp GBNF grammar built from the JSON schema. With tools,
+the model answers one JSON object, either ``{"tool_calls": [{"name": ...,
+"arguments": {...}}]}`` or ``{"content": "..."}`` (the latter only when
+``tool_choice`` is ``auto``), which :func:`parse_reply` turns back into the
+OpenAI shape.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from llama_cpp.llama_grammar import JSON_GBNF, json_schema_to_gbnf
+
+from redline.errors import InvalidRequestError
+
+
+def schema_grammar(schema: dict[str, Any]) -> str:
+    try:
+        return json_schema_to_gbnf(json.dumps(schema))
+    except Exception as exc:  # the converter raises plain exceptions on bad schemas
+        raise InvalidRequestError(
+            f"unsupported JSON schema: {exc}", param="response_format"
+        ) from exc
+
+
+def response_format_grammar(response_format: dict[str, Any] | None) -> str | None:
+    """GBNF for an OpenAI ``response_format``; None for plain text."""
+    if not response_format:
+        return None
+    kind = response_format.get("type", "text")
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return JSON_GBNF
+    if kind == "json_schema":
+        spec = response_format.get("json_schema") or {}
+        schema = spec.get("schema")
+        if not isinstance(schema, dict):
+            raise InvalidRequestError(
+                "response_format.json_schema.schema must be an object", param="response_format"
+            )
+        return schema_grammar(schema)
+    raise InvalidRequestError(f"unknown response_format type {kind!r}", param="response_format")
+
+
+def _functions(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for tool in tools:
+        if tool.get("type", "function") != "function" or "function" not in tool:
+            raise InvalidRequestError("only function tools are supported", param="tools")
+        fn = tool["function"]
+        if not isinstance(fn.get("name"), str):
+            raise InvalidRequestError("every tool function needs a name", param="tools")
+        out.append(fn)
+    return out
+
+
+def _chosen(functions: list[dict[str, Any]], tool_choice: Any) -> tuple[list[dict], bool]:
+    """The functions the model may call, and whether plain content is allowed."""
+    if tool_choice in (None, "auto"):
+        return functions, True
+    if tool_choice == "required":
+        return functions, False
+    if isinstance(tool_choice, dict):
+        name = (tool_choice.get("function") or {}).get("name")
+        picked = [f for f in functions if f["name"] == name]
+        if not picked:
+            raise InvalidRequestError(
+                f"tool_choice names unknown tool {name!r}", param="tool_choice"
+            )
+        return picked, False
+    raise InvalidRequestError(f"bad tool_choice {tool_choice!r}", param="tool_choice")
+
+
+def tools_schema(tools: list[dict[str, Any]], tool_choice: Any = None) -> dict[str, Any] | None:
+    """The JSON schema of a reply when tools are offered; None if tool_choice is none."""
+    if not tools or tool_choice == "none":
+        return None
+    functions, allow_content = _chosen(_functions(tools), tool_choice)
+    calls = [
+        {
+            "type": "object",
+            "properties": {
+                "name": {"const": f["name"]},
+                "arguments": f.get("parameters") or {"type": "object"},
+            },
+            "required": ["name", "arguments"],
+        }
+        for f in functions
+    ]
+    call = calls[0] if len(calls) == 1 else {"anyOf": calls}
+    with_calls = {
+        "type": "object",
+        "properties": {"tool_calls": {"type": "array", "items": call, "minItems": 1}},
+        "required": ["tool_calls"],
+    }
+    if not allow_content:
+        return with_calls
+    content = {
+        "type": "object",
+        "properties": {"content": {"type": "string"}},
+        "required": ["content"],
+    }
+    return {"anyOf": [with_calls, content]}
+
+
+def tools_grammar(tools: list[dict[str, Any]] | None, tool_choice: Any = None) -> str | None:
+    schema = tools_schema(tools or [], tool_choice)
+    return schema_grammar(schema) if schema else None
+
+
+def render_tools_system_prompt(tools: list[dict[str, Any]], tool_choice: Any = None) -> str:
+    """Tell the model which tools exist and the one JSON shape it must answer in."""
+    lines = ["You can call these tools:"]
+    for fn in _functions(tools):
+        params = json.dumps(fn.get("parameters") or {}, separators=(",", ":"))
+        lines.append(f"- {fn['name']}: {fn.get('description', '').strip()} Parameters: {params}")
+    lines.append(
+        'Answer with one JSON object: {"tool_calls": [{"name": TOOL, "arguments": {...}}]}'
+    )
+    if tool_choice in (None, "auto"):
+        lines.append('or, to answer without a tool, {"content": "your answer"}.')
+    return "\n".join(lines)
+
+
+def with_tools_prompt(
+    messages: list[dict[str, Any]], tools: list[dict[str, Any]], tool_choice: Any = None
+) -> list[dict[str, Any]]:
+    """Messages with the tool description merged into the system message.
+
+    Assistant tool calls and tool results from earlier turns are rewritten as
+    plain text, since most chat templates of small models know no tool roles.
+    """
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        role = m.get("role")
+        if role == "tool":
+            out.append(
+                {
+                    "role": "user",
+                    "content": f"Tool result ({m.get('tool_call_id', '')}):\n"
+                    f"{m.get('content', '')}",
+                }
+            )
+        elif role == "assistant" and m.get("tool_calls"):
+            calls = [
+                {"name": c["function"]["name"], "arguments": _loads(c["function"]["arguments"])}
+                for c in m["tool_calls"]
+            ]
+            out.append({"role": "assistant", "content": json.dumps({"tool_calls": calls})})
+        else:
+            out.append(m)
+    prompt = render_tools_system_prompt(tools, tool_choice)
+    if out and out[0].get("role") == "system":
+        out[0] = {**out[0], "content": f"{out[0].get('content') or ''}\n\n{prompt}"}
+    else:
+        out.insert(0, {"role": "system", "content": prompt})
+    return out
+
+
+def _loads(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_reply(text: str) -> tuple[str | None, list[dict[str, Any]]]:
+    """Split a grammar-constrained reply into (content, OpenAI tool_calls)."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        return text, []
+    if not isinstance(obj, dict):
+        return text, []
+    if "tool_calls" in obj and isinstance(obj["tool_calls"], list):
+        calls = []
+        for call in obj["tool_calls"]:
+            if not isinstance(call, dict) or "name" not in call:
+                continue
+            calls.append(
+                {
+                    "id": f"call_{uuid.uuid4().hex[:24]}",
+                    "type": "function",
+                    "function": {
+                        "name": call["name"],
+                        "arguments": json.dumps(call.get("arguments", {})),
+                    },
+                }
+            )
+        return None, calls
+    if isinstance(obj.get("content"), str):
+        return obj["content"], []
+    return text, []
+
+
+def parse_tool_calls(text: str) -> list[dict[str, Any]]:
+    """Only the OpenAI tool_calls of a grammar-constrained reply (may be empty)."""
+    return parse_reply(text)[1]

@@ -1,0 +1,42 @@
+"""Turning tokens into text as they stream: UTF-8 safe, stop sequences held back."""
+
+from __future__ import annotations
+
+import codecs
+
+
+class StopScanner:
+    """Streams text while holding back anything that may begin a stop sequence.
+
+    ``feed`` returns the text that is safe to show now and whether a stop
+    sequence was completed (the stop text itself is never shown).
+    """
+
+    def __init__(self, stops: list[str]) -> None:
+        self.stops = [s for s in stops if s]
+        self.pending = ""
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def feed(self, piece: bytes) -> tuple[str, bool]:
+        self.pending += self.decoder.decode(piece)
+        if not self.stops:
+            out, self.pending = self.pending, ""
+            return out, False
+        hit = min((i for i in (self.pending.find(s) for s in self.stops) if i >= 0), default=-1)
+        if hit >= 0:
+            out, self.pending = self.pending[:hit], ""
+            return out, True
+        hold = 0
+        for stop in self.stops:
+            for n in range(min(len(stop) - 1, len(self.pending)), 0, -1):
+                if self.pending.endswith(stop[:n]):
+                    hold = max(hold, n)
+                    break
+        cut = len(self.pending) - hold
+        out, self.pending = self.pending[:cut], self.pending[cut:]
+        return out, False
+
+    def flush(self) -> str:
+        out = self.pending + self.decoder.decode(b"", final=True)
+        self.pending = ""
+        return out

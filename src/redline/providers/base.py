@@ -1,0 +1,102 @@
+"""The Provider protocol: one way to stream a chat turn from any backend.
+
+The in-process engine, any OpenAI-compatible URL and the router all implement
+it, so the agent is written once and runs on Cerebras, vLLM or the embedded
+model alike. Events are small dataclasses; a stream always ends with exactly one
+``Done`` or one ``ErrorEvent``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass
+class ChatRequest:
+    """A chat turn in OpenAI terms, plus ``prediction`` (the expected output)."""
+
+    messages: list[dict[str, Any]]
+    model: str | None = None
+    max_tokens: int = 1024
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+    stop: list[str] = field(default_factory=list)
+    prediction: str | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: Any = None
+    response_format: dict[str, Any] | None = None
+
+
+@dataclass
+class TextDelta:
+    text: str
+
+
+@dataclass
+class ToolCallDelta:
+    """A piece of a tool call; ``arguments`` pieces concatenate into JSON."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    accepted_prediction_tokens: int = 0
+    rejected_prediction_tokens: int = 0
+
+
+@dataclass
+class TimingsEvent:
+    """Measured latency of this turn, as seen by the caller of ``stream``."""
+
+    provider: str
+    ttft_s: float
+    total_s: float
+    completion_tokens: int
+    tok_s: float
+    drafted_tokens: int = 0
+    accepted_tokens: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Done:
+    finish_reason: str = "stop"
+
+
+@dataclass
+class ErrorEvent:
+    """The stream failed; ``error`` is a :class:`redline.errors.RedlineError`."""
+
+    error: Exception
+
+
+Event = TextDelta | ToolCallDelta | Usage | TimingsEvent | Done | ErrorEvent
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """Anything that can stream a chat turn."""
+
+    name: str
+
+    def stream(
+        self, request: ChatRequest, cancel: threading.Event | None = None
+    ) -> Iterator[Event]:
+        """Yield events for one turn; stop early when ``cancel`` is set."""
+        ...
+
+    @property
+    def supports_native_tools(self) -> bool:
+        """True when the backend honours OpenAI ``tools`` (with well-formed calls)."""
+        ...

@@ -1,0 +1,25 @@
+"""Session fixtures: the real embedded models, loaded once per test session."""
+
+from __future__ import annotations
+
+import pytest
+
+from redline.engine.engine import Engine, get_engine
+
+
+@pytest.fixture(scope="session")
+def smollm2_engine() -> Engine:
+    return get_engine("smollm2-135m")
+
+
+@pytest.fixture(scope="session")
+def gemma_engine() -> Engine:
+    return get_engine("gemma3-270m")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Sessions, checkpoints and config of tests never touch the user's real dirs."""
+    base = tmp_path_factory.getbasetemp()
+    monkeypatch.setenv("REDLINE_STATE_DIR", str(base / "state"))
+    monkeypatch.setenv("REDLINE_CONFIG", str(base / "no-user-config.toml"))
