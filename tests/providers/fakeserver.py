@@ -292,6 +292,10 @@ class FakeServer:
     def stats(self) -> Stats:
         return self._server.stats
 
+    def reset_stats(self) -> None:
+        with self._server.lock:
+            self._server.stats = Stats()
+
     def set(self, **faults: Any) -> None:
         with self._server.lock:
             for key, value in faults.items():

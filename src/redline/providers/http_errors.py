@@ -38,6 +38,14 @@ RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 MAX_MESSAGE = 300
 
 
+class StreamError(Exception):
+    """An error object that a server sent inside an event stream."""
+
+    def __init__(self, body: Any) -> None:
+        super().__init__("error in stream")
+        self.body = body
+
+
 def redact(text: str, *secrets: str | None) -> str:
     """``text`` with every non-trivial secret replaced by ``***``."""
     for secret in secrets:
@@ -124,9 +132,9 @@ def map_error(
     elif isinstance(exc, openai.APIConnectionError | http.TransportError):
         message, retryable = _transport_error(exc, where)
         hint = None
-    elif isinstance(exc, openai.APIError):
-        # An error object sent inside the event stream.
-        message = f"{where} reported an error: {_body_message(exc.body) or exc.message}"
+    elif isinstance(exc, StreamError | openai.APIError):
+        detail = _body_message(exc.body) or str(exc)
+        message = f"{where} reported an error: {detail}"
         retryable, hint = True, None
     else:
         message = f"{where} failed: {type(exc).__name__}: {exc}"

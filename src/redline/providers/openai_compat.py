@@ -14,6 +14,7 @@ of waiting here. The API key is kept out of ``repr``, logs and error messages.
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import threading
 import time
@@ -34,7 +35,7 @@ from redline.providers.base import (
     Usage,
 )
 from redline.providers.cancel import abort_response, watch_cancel
-from redline.providers.http_errors import http, map_error
+from redline.providers.http_errors import StreamError, http, map_error
 
 _CLIENTS: dict[tuple[str, str], openai.OpenAI] = {}
 _CLIENTS_LOCK = threading.Lock()
@@ -154,7 +155,13 @@ class OpenAICompatProvider:
                 yield Done("cancelled")
                 return
             try:
-                response = client.chat.completions.create(**kwargs, timeout=self.timeout)
+                # The raw streaming response, not the SDK's Stream: that one closes the
+                # connection at [DONE] without reading the body's end, which throws the
+                # keep-alive connection away after every turn.
+                manager = client.chat.completions.with_streaming_response.create(
+                    **kwargs, timeout=self.timeout
+                )
+                raw = manager.__enter__()
             except Exception as exc:  # mapped below; nothing is swallowed
                 error = self._error(exc, after_first_token=False)
                 delay = self._retry_delay(exc, error, attempt)
@@ -168,38 +175,43 @@ class OpenAICompatProvider:
                 if cancel is None:
                     time.sleep(delay)
                 continue
-            yield from self._consume(response, started, cancel)
+            try:
+                yield from self._consume(raw, started, cancel)
+            finally:
+                manager.__exit__(None, None, None)
             return
 
-    def _consume(
-        self, response: openai.Stream[Any], started: float, cancel: threading.Event | None
-    ) -> Iterator[Event]:
+    def _consume(self, raw: Any, started: float, cancel: threading.Event | None) -> Iterator[Event]:
         """Turn the SSE chunks into events; ``cancel`` aborts even a blocked read."""
         first_at: float | None = None
         pieces = 0
         finish: str | None = None
-        usage: Any = None
-        unwatch = watch_cancel(cancel, lambda: abort_response(response.response))
+        usage: dict[str, Any] | None = None
+        unwatch = watch_cancel(cancel, lambda: abort_response(raw.http_response))
         try:
-            for chunk in response:
+            lines = raw.iter_lines()
+            for chunk in sse_chunks(lines):
                 if cancel is not None and cancel.is_set():
                     break
-                if chunk.usage is not None:
-                    usage = chunk.usage
-                for choice in chunk.choices[:1]:
-                    for event in _delta_events(choice.delta):
+                if chunk.get("error"):
+                    yield ErrorEvent(self._stream_error(chunk["error"], first_at is not None))
+                    return
+                usage = chunk.get("usage") or usage
+                for choice in (chunk.get("choices") or [])[:1]:
+                    for event in _delta_events(choice.get("delta")):
                         if first_at is None:
                             first_at = time.monotonic()
                         pieces += 1
                         yield event
-                    finish = choice.finish_reason or finish
+                    finish = choice.get("finish_reason") or finish
+            for _ in lines:
+                pass  # read the body to its end so the connection goes back to the pool
         except Exception as exc:  # mapped to an ErrorEvent unless we cancelled it
             if cancel is None or not cancel.is_set():
                 yield ErrorEvent(self._error(exc, after_first_token=first_at is not None))
                 return
         finally:
             unwatch()
-            response.close()
         if cancel is not None and cancel.is_set():
             yield Done("cancelled")
             return
@@ -207,12 +219,12 @@ class OpenAICompatProvider:
         yield Done(finish or "stop")
 
     def _summary(
-        self, usage: Any, started: float, first_at: float | None, pieces: int
+        self, usage: dict[str, Any] | None, started: float, first_at: float | None, pieces: int
     ) -> Iterator[Event]:
         end = time.monotonic()
         completion = pieces
         if usage is not None:
-            completion = usage.completion_tokens or pieces
+            completion = int(usage.get("completion_tokens") or pieces)
             yield _usage_event(usage)
         ttft = (first_at or end) - started
         decode_s = end - (first_at or end)
@@ -224,6 +236,10 @@ class OpenAICompatProvider:
             completion_tokens=completion,
             tok_s=tok_s,
         )
+
+    def _stream_error(self, body: Any, after_first_token: bool) -> ProviderError:
+        """An error object sent inside the event stream."""
+        return self._error(StreamError(body), after_first_token=after_first_token)
 
     def _error(self, exc: BaseException, *, after_first_token: bool) -> ProviderError:
         return map_error(
@@ -255,30 +271,47 @@ class OpenAICompatProvider:
         return None
 
 
-def _delta_events(delta: Any) -> Iterator[Event]:
-    if delta is None:
+def sse_chunks(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
+    """JSON objects of an SSE body's ``data:`` fields, up to ``[DONE]``."""
+    buffer: list[str] = []
+    for line in lines:
+        if not line.startswith("data:"):
+            continue  # blank separators, comments, event names
+        buffer.append(line[5:].removeprefix(" "))
+        data = "\n".join(buffer)
+        if data.strip() == "[DONE]":
+            return
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            continue  # a data field split over several lines: keep reading
+        buffer.clear()
+        if isinstance(chunk, dict):
+            yield chunk
+
+
+def _delta_events(delta: dict[str, Any] | None) -> Iterator[Event]:
+    if not delta:
         return
-    if delta.content:
-        yield TextDelta(delta.content)
-    for call in delta.tool_calls or ():
-        function = call.function
+    if delta.get("content"):
+        yield TextDelta(delta["content"])
+    for call in delta.get("tool_calls") or ():
+        function = call.get("function") or {}
         yield ToolCallDelta(
-            index=call.index,
-            id=call.id,
-            name=function.name if function is not None else None,
-            arguments=(function.arguments or "") if function is not None else "",
+            index=int(call.get("index", 0)),
+            id=call.get("id"),
+            name=function.get("name"),
+            arguments=function.get("arguments") or "",
         )
 
 
-def _usage_event(usage: Any) -> Usage:
-    prompt_details = getattr(usage, "prompt_tokens_details", None)
-    completion_details = getattr(usage, "completion_tokens_details", None)
+def _usage_event(usage: dict[str, Any]) -> Usage:
+    prompt_details = usage.get("prompt_tokens_details") or {}
+    completion_details = usage.get("completion_tokens_details") or {}
     return Usage(
-        prompt_tokens=usage.prompt_tokens or 0,
-        completion_tokens=usage.completion_tokens or 0,
-        cached_tokens=getattr(prompt_details, "cached_tokens", 0) or 0,
-        accepted_prediction_tokens=getattr(completion_details, "accepted_prediction_tokens", 0)
-        or 0,
-        rejected_prediction_tokens=getattr(completion_details, "rejected_prediction_tokens", 0)
-        or 0,
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+        cached_tokens=int(prompt_details.get("cached_tokens") or 0),
+        accepted_prediction_tokens=int(completion_details.get("accepted_prediction_tokens") or 0),
+        rejected_prediction_tokens=int(completion_details.get("rejected_prediction_tokens") or 0),
     )
