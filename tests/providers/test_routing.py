@@ -79,7 +79,9 @@ def test_hedging_cuts_the_tail(fake_server):
             times.append(time.monotonic() - t0)
             assert reply.ok and reply.text == HELLO
             who.append(reply.provider)
-        _wait_for(lambda: primary.stats.completed + primary.stats.disconnected == primary.stats.hits)
+        _wait_for(
+            lambda: primary.stats.completed + primary.stats.disconnected == primary.stats.hits
+        )
         slowed = primary.stats.hits // 3
         print(
             f"\n{policy}: p50 {statistics.median(times) * 1000:.0f} ms, "

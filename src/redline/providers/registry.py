@@ -154,7 +154,7 @@ def provider_from_spec(spec: ProviderSpec, *, for_router: bool = False) -> Provi
     if spec.kind == "local":
         from redline.providers.local import LocalProvider
 
-        return LocalProvider(spec.model, name=spec.name if spec.name != "local" else None)
+        return LocalProvider(spec.model, name=spec.name)
     from redline.providers.openai_compat import OpenAICompatProvider
 
     key = os.environ.get(spec.key_env) if spec.key_env else None
