@@ -6,11 +6,13 @@ transcript layout, so chat requests still work on them.
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from typing import Any
 
+import jinja2
 import llama_cpp
-from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 FALLBACK_TEMPLATE = (
     "{% for m in messages %}"
@@ -31,9 +33,23 @@ def _text(content: Any) -> str:
     return "".join(p.get("text", "") for p in content if isinstance(p, dict))
 
 
+def _raise(message: str) -> None:
+    raise jinja2.exceptions.TemplateError(message)
+
+
+def _compile(source: str) -> jinja2.Template:
+    env = ImmutableSandboxedEnvironment(
+        loader=jinja2.BaseLoader(), trim_blocks=True, lstrip_blocks=True
+    )
+    env.globals["raise_exception"] = _raise
+    env.globals["strftime_now"] = lambda fmt: datetime.datetime.now().strftime(fmt)
+    return env.from_string(source)
+
+
 @dataclass
 class ChatTemplate:
-    formatter: Jinja2ChatFormatter
+    template: jinja2.Template
+    eos_text: str
     bos_text: str
     add_bos: bool
     native: bool
@@ -48,19 +64,22 @@ class ChatTemplate:
         eos = llm._model.token_get_text(eos_id) if eos_id >= 0 else ""
         template = llm.metadata.get("tokenizer.chat_template")
         add_bos = bool(llama_cpp.llama_vocab_get_add_bos(vocab))
-        fmt = Jinja2ChatFormatter(
-            template=template or FALLBACK_TEMPLATE, eos_token=eos, bos_token=bos
-        )
         stop = [] if template else ["\nUser:"]
-        return cls(fmt, bos, add_bos, template is not None, stop)
+        return cls(
+            _compile(template or FALLBACK_TEMPLATE), eos, bos, add_bos, template is not None, stop
+        )
 
     def render(self, messages: list[dict[str, Any]], add_generation_prompt: bool = True) -> str:
         clean = []
         for m in messages:
             msg = {"role": m.get("role", "user"), "content": _text(m.get("content"))}
             clean.append(msg)
-        result = self.formatter(messages=clean, add_generation_prompt=add_generation_prompt)
-        return result.prompt
+        return self.template.render(
+            messages=clean,
+            add_generation_prompt=add_generation_prompt,
+            bos_token=self.bos_text,
+            eos_token=self.eos_text,
+        )
 
     def tokenize_rendered(self, llm: llama_cpp.Llama, text: str) -> list[int]:
         """Tokenise a rendered prompt: special tokens parsed, BOS added once."""

@@ -56,6 +56,7 @@ class PredictionDrafter:
     def __init__(self, prediction: Sequence[int], max_n: int = 8, min_n: int = 2) -> None:
         self.pred = list(prediction)
         self.cursor: int | None = 0
+        self.anchor = 0  # last known place in the prediction, kept while out of sync
         self.max_n = max_n
         self.min_n = min_n
         self.output: list[int] = []
@@ -65,17 +66,16 @@ class PredictionDrafter:
 
     def observe(self, token: int) -> None:
         self.output.append(token)
-        if (
-            self.cursor is not None
-            and self.cursor < len(self.pred)
-            and self.pred[self.cursor] == token
-        ):
-            self.cursor += 1
+        cur = self.cursor
+        if cur is not None and cur < len(self.pred) and self.pred[cur] == token:
+            self.cursor = self.anchor = cur + 1
             return
         self.cursor = self._resync()
+        if self.cursor is not None:
+            self.anchor = self.cursor
 
     def _resync(self) -> int | None:
-        anchor = self.cursor or 0
+        anchor = self.anchor
         for n in range(min(self.max_n, len(self.output)), self.min_n - 1, -1):
             found = self.index.positions(tuple(self.output[-n:]))
             if not found:
