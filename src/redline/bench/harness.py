@@ -1,0 +1,181 @@
+"""The agent-benchmark protocol, the same for every agent (redline's, aider).
+
+Per case: a fresh workspace; try 1 gets the instructions and the stub; the
+tests run; on failure try 2 gets the test output once; the tests run again.
+A per-case deadline bounds both tries (an agent past it is stopped and the case
+fails), a whole-run deadline stops starting new cases, and anything an agent
+throws fails that case only. The columns match aider's leaderboard:
+``pass_rate_1``, ``pass_rate_2``, ``percent_cases_well_formed``,
+``seconds_per_case``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from redline.bench.polyglot import Exercise, hide_tests, prepare, run_tests
+
+
+@dataclass
+class TryStats:
+    """What one try cost, as the agent reports it."""
+
+    well_formed: bool = True
+    model_s: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    drafted_tokens: int = 0
+    accepted_tokens: int = 0
+    turns: int = 0
+    status: str = ""
+
+
+@dataclass
+class CaseResult:
+    exercise: str
+    agent: str
+    passed_1: bool = False
+    passed_2: bool = False
+    well_formed: bool = True
+    seconds: float = 0.0
+    agent_s: float = 0.0
+    model_s: float = 0.0
+    test_s: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    drafted_tokens: int = 0
+    accepted_tokens: int = 0
+    tries: list[dict[str, Any]] = field(default_factory=list)
+    timed_out: bool = False
+    error: str | None = None
+
+    def add(self, stats: TryStats, seconds: float, passed: bool, outcome: str) -> None:
+        self.well_formed = self.well_formed and stats.well_formed
+        self.agent_s += seconds
+        self.model_s += stats.model_s
+        self.prompt_tokens += stats.prompt_tokens
+        self.completion_tokens += stats.completion_tokens
+        self.drafted_tokens += stats.drafted_tokens
+        self.accepted_tokens += stats.accepted_tokens
+        self.tries.append(
+            {**asdict(stats), "seconds": round(seconds, 3), "passed": passed, "tests": outcome}
+        )
+
+
+class AgentRunner(Protocol):
+    """One agent under test. ``begin`` opens a case's conversation in ``ws``."""
+
+    name: str
+
+    def begin(self, ws: Path, exercise: Exercise) -> None: ...
+
+    def attempt(self, message: str, try_no: int, deadline: float) -> TryStats:
+        """Work on the case until done or ``deadline`` (a ``time.monotonic()`` value)."""
+        ...
+
+    def end(self) -> None: ...
+
+
+def run_case(
+    runner: AgentRunner,
+    exercise: Exercise,
+    *,
+    tries: int = 2,
+    case_timeout_s: float = 300.0,
+    test_timeout_s: float = 60.0,
+    workdir: Path | None = None,
+) -> CaseResult:
+    """Both tries of one case; never raises (an agent crash fails the case)."""
+    result = CaseResult(exercise.name, runner.name)
+    started = time.monotonic()
+    deadline = started + case_timeout_s
+    ws = prepare(exercise, workdir)
+    try:
+        hide_tests(exercise, ws)
+        runner.begin(ws, exercise)
+        message = exercise.first_message()
+        for try_no in range(1, tries + 1):
+            t0 = time.monotonic()
+            stats = runner.attempt(message, try_no, deadline)
+            spent = time.monotonic() - t0
+            outcome = run_tests(exercise, ws, test_timeout_s)
+            result.test_s += outcome.duration_s
+            result.add(stats, spent, outcome.passed, outcome.reason)
+            if outcome.passed:
+                result.passed_2 = True
+                result.passed_1 = result.passed_1 or try_no == 1
+                break
+            if time.monotonic() >= deadline:
+                result.timed_out = True
+                break
+            message = exercise.second_message(outcome.output)
+    except Exception as exc:  # one case's crash is that case's failure, not the run's
+        result.error = f"{type(exc).__name__}: {exc}"
+        result.well_formed = False
+        result.tries.append({"traceback": traceback.format_exc()[-2000:]})
+    finally:
+        try:
+            runner.end()
+        finally:
+            shutil.rmtree(ws, ignore_errors=True)
+    result.seconds = time.monotonic() - started
+    result.timed_out = result.timed_out or result.seconds > case_timeout_s
+    return result
+
+
+def run_cases(
+    runner: AgentRunner,
+    exercises: list[Exercise],
+    *,
+    tries: int = 2,
+    case_timeout_s: float = 300.0,
+    run_limit_s: float = 3600.0,
+    tick: Callable[[str], None] | None = None,
+) -> tuple[list[CaseResult], list[str]]:
+    """Run cases in order until the run's limit; returns results and skipped names."""
+    results: list[CaseResult] = []
+    skipped: list[str] = []
+    stop_at = time.monotonic() + run_limit_s
+    for exercise in exercises:
+        remaining = stop_at - time.monotonic()
+        if remaining <= 0:
+            skipped.append(exercise.name)
+            continue
+        case_s = min(case_timeout_s, remaining)
+        results.append(run_case(runner, exercise, tries=tries, case_timeout_s=case_s))
+        if tick:
+            tick(f"{runner.name}: {exercise.name}")
+    return results, skipped
+
+
+def summarize(results: list[CaseResult], skipped: list[str]) -> dict[str, Any]:
+    """Aider's leaderboard columns plus costs, over the cases that ran."""
+    n = len(results)
+
+    def pct(k: int) -> float:
+        return round(100.0 * k / n, 1) if n else 0.0
+
+    drafted = sum(r.drafted_tokens for r in results)
+    return {
+        "cases": n,
+        "skipped": skipped,
+        "pass_rate_1": pct(sum(r.passed_1 for r in results)),
+        "pass_rate_2": pct(sum(r.passed_2 for r in results)),
+        "percent_cases_well_formed": pct(sum(r.well_formed for r in results)),
+        "seconds_per_case": round(sum(r.seconds for r in results) / n, 2) if n else 0.0,
+        "agent_seconds_per_case": round(sum(r.agent_s for r in results) / n, 2) if n else 0.0,
+        "model_seconds_per_case": round(sum(r.model_s for r in results) / n, 2) if n else 0.0,
+        "prompt_tokens": sum(r.prompt_tokens for r in results),
+        "completion_tokens": sum(r.completion_tokens for r in results),
+        "speculative_acceptance": round(sum(r.accepted_tokens for r in results) / drafted, 4)
+        if drafted
+        else None,
+        "timeouts": sum(r.timed_out for r in results),
+        "errors": sum(r.error is not None for r in results),
+    }

@@ -1,0 +1,95 @@
+"""redline's own agent as a benchmark runner: one conversation per case, in-process.
+
+The agent works with ``full-auto`` approval in the case's workspace, with test
+running switched off (the tests are hidden until scoring; its static checks
+still run after every edit). Try 2 continues the same conversation, as aider's
+protocol does. The per-case deadline is enforced by the agent's own time limit
+and, for a reply still streaming at the deadline, by its cancel event.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from redline.agent.checkpoints import Checkpoints
+from redline.agent.loop import Agent
+from redline.agent.state import AgentConfig
+from redline.bench.harness import TryStats
+from redline.bench.polyglot import Exercise
+from redline.providers.base import Provider
+
+
+def bench_config(max_steps: int = 10, max_tokens: int = 1024) -> AgentConfig:
+    """The agent settings the benchmark uses (recorded in the results)."""
+    return AgentConfig(max_steps=max_steps, max_tokens=max_tokens, run_tests=False)
+
+
+class RedlineRunner:
+    """Drives :class:`redline.agent.loop.Agent` through the benchmark protocol."""
+
+    def __init__(
+        self, provider: Provider, *, config: AgentConfig | None = None, name: str = "redline"
+    ) -> None:
+        self.provider = provider
+        self.config = config or bench_config()
+        self.name = name
+        self.agent: Agent | None = None
+        self.events: list[dict[str, Any]] = []
+        self._ckpt: Path | None = None
+
+    def begin(self, ws: Path, exercise: Exercise) -> None:
+        self.events = []
+        self._ckpt = Path(tempfile.mkdtemp(prefix="redline-bench-ckpt-"))
+        self.agent = Agent(
+            self.provider,
+            ws,
+            config=AgentConfig(**vars(self.config)),
+            approval="full-auto",
+            emit=self._record,
+            session_id=f"bench-{exercise.name}",
+            checkpoints=Checkpoints(ws, base=self._ckpt),
+        )
+
+    def _record(self, event: dict[str, Any]) -> None:
+        if event.get("type") in ("turn_end", "format_error", "done", "error"):
+            self.events.append(event)
+
+    def attempt(self, message: str, try_no: int, deadline: float) -> TryStats:
+        assert self.agent is not None, "begin() first"
+        agent = self.agent
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return TryStats(status="time_limit")
+        agent.config.max_seconds = remaining
+        cancel = threading.Event()
+        timer = threading.Timer(remaining, cancel.set)
+        timer.daemon = True
+        seen = len(agent.history)
+        timer.start()
+        try:
+            result = agent.run(message, cancel=cancel)
+        finally:
+            timer.cancel()
+        turns = agent.history[seen:]
+        stats = TryStats(status=result.status, turns=len(turns))
+        for turn in turns:
+            stats.well_formed = stats.well_formed and bool(turn.get("well_formed", True))
+            stats.model_s += float(turn.get("model_s") or 0.0)
+            stats.prompt_tokens += int(turn.get("prompt_tokens") or 0)
+            stats.completion_tokens += int(turn.get("completion_tokens") or 0)
+            stats.drafted_tokens += int(turn.get("drafted_tokens") or 0)
+            stats.accepted_tokens += int(turn.get("accepted_tokens") or 0)
+        if result.status == "format_errors":
+            stats.well_formed = False
+        return stats
+
+    def end(self) -> None:
+        self.agent = None
+        if self._ckpt is not None:
+            shutil.rmtree(self._ckpt, ignore_errors=True)
+            self._ckpt = None

@@ -1,0 +1,93 @@
+"""Where benchmark results go, and the small statistics every benchmark reports.
+
+Every benchmark returns a plain ``dict`` (JSON-ready) with a ``benchmark`` name,
+the ``machine`` it ran on and its figures; :func:`save` writes it to
+``bench-results/<name>.json`` so the plots and the README can be rebuilt from
+files without rerunning anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+RESULTS_ENV = "REDLINE_BENCH_DIR"
+
+
+def results_dir(base: str | Path | None = None) -> Path:
+    """``bench-results/`` in the working directory (or ``$REDLINE_BENCH_DIR``), created."""
+    path = Path(base or os.environ.get(RESULTS_ENV) or "bench-results")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on: they mean nothing without it."""
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "processor": platform.processor() or platform.machine(),
+    }
+
+
+def envelope(name: str, **fields: Any) -> dict[str, Any]:
+    """The common head of every result dict."""
+    return {
+        "benchmark": name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine(),
+        **fields,
+    }
+
+
+def save(result: dict[str, Any], name: str | None = None, base: str | Path | None = None) -> Path:
+    """Write ``result`` as ``<dir>/<name>.json``; returns the path."""
+    path = results_dir(base) / f"{name or result['benchmark']}.json"
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    return path
+
+
+def spread(values: Iterable[float]) -> dict[str, float | int | None]:
+    """Median, min, max and count: repeats are few, so no mean or stdev pretence."""
+    vals = sorted(float(v) for v in values)
+    if not vals:
+        return {"median": None, "min": None, "max": None, "n": 0}
+    return {
+        "median": round(statistics.median(vals), 4),
+        "min": round(vals[0], 4),
+        "max": round(vals[-1], 4),
+        "n": len(vals),
+    }
+
+
+def fmt(value: Any, digits: int = 2) -> str:
+    """A table cell: numbers rounded, missing values as a dash."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def print_table(
+    title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, err: bool = False
+) -> None:
+    """A rich table (on stderr with ``err``, so ``--json`` keeps stdout pure JSON)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for col in columns:
+        table.add_column(col, justify="left" if col == columns[0] else "right")
+    for row in rows:
+        table.add_row(*(fmt(c) for c in row))
+    Console(highlight=False, stderr=err).print(table)

@@ -1,0 +1,155 @@
+"""The HumanEval harness: scoring in a sandbox, the error-detection loop, the result schema."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import pytest
+from bench_helpers import check_schema
+
+from redline.bench import humaneval
+from redline.bench.codegen import Attempt, ChatModel, assemble, extract_code
+from redline.bench.sandbox import Limits, run_limited
+
+PROBLEM = humaneval.load_problems(ids=["HumanEval/0"])[0]
+
+# Written for this test: a correct body for has_close_elements.
+CORRECT_BODY = """    ordered = sorted(numbers)
+    return any(b - a < threshold for a, b in zip(ordered, ordered[1:]))
+"""
+WRONG_BODY = "    return False\n"
+LOOP_BODY = "    while True:\n        pass\n"
+ALLOC_BODY = "    hog = []\n    while True:\n        hog.append(bytearray(50_000_000))\n"
+FAST = Limits(timeout_s=3.0, memory_mb=256)
+
+
+def test_known_correct_solution_passes():
+    outcome = humaneval.score(PROBLEM["prompt"] + CORRECT_BODY, PROBLEM, FAST)
+    assert outcome.passed, outcome.output
+
+
+def test_known_wrong_solution_fails():
+    outcome = humaneval.score(PROBLEM["prompt"] + WRONG_BODY, PROBLEM, FAST)
+    assert not outcome.passed
+    assert outcome.reason == "failed"
+    assert "AssertionError" in outcome.output
+
+
+def test_infinite_loop_is_killed_and_the_run_goes_on():
+    start = time.perf_counter()
+    outcome = humaneval.score(PROBLEM["prompt"] + LOOP_BODY, PROBLEM, Limits(timeout_s=1.5))
+    assert outcome.timed_out and not outcome.passed and outcome.reason == "timeout"
+    assert time.perf_counter() - start < 30  # killed, not waited out (generous bound)
+    after = humaneval.score(PROBLEM["prompt"] + CORRECT_BODY, PROBLEM, FAST)
+    assert after.passed
+
+
+def test_unbounded_allocation_is_stopped_and_scored_as_failure():
+    outcome = humaneval.score(PROBLEM["prompt"] + ALLOC_BODY, PROBLEM, FAST)
+    assert not outcome.passed
+    assert "MemoryError" in outcome.output or outcome.reason in ("killed", "timeout")
+    assert humaneval.score(PROBLEM["prompt"] + CORRECT_BODY, PROBLEM, FAST).passed
+
+
+def test_child_processes_are_killed_with_the_group(tmp_path):
+    marker = tmp_path / "late.txt"
+    (tmp_path / "child.py").write_text(
+        f"import time\ntime.sleep(3)\nopen({str(marker)!r}, 'w').write('x')\n"
+    )
+    (tmp_path / "parent.py").write_text(
+        "import subprocess, sys\n"
+        "subprocess.Popen([sys.executable, 'child.py'])\n"
+        "while True:\n    pass\n"
+    )
+    outcome = run_limited([sys.executable, "parent.py"], cwd=tmp_path, limits=Limits(timeout_s=1.0))
+    assert outcome.timed_out
+    time.sleep(3.5)
+    assert not marker.exists()
+
+
+def test_assemble_keeps_prompt_helpers_and_prefers_the_models_function():
+    whole = "def has_close_elements(numbers, threshold):\n    return True\n"
+    program = assemble(PROBLEM["prompt"], whole, "has_close_elements")
+    assert program.startswith(PROBLEM["prompt"]) and program.rstrip().endswith("return True")
+    assert assemble(PROBLEM["prompt"], CORRECT_BODY, "has_close_elements").endswith(CORRECT_BODY)
+    assert extract_code("Sure:\n```python\nx = 1\n```\nDone") == "x = 1\n"
+
+
+class StubCodeModel:
+    """A code model with fixed answers: the first has an undefined name, the retry is fixed."""
+
+    name = "stub"
+    mode = "completion"
+
+    def __init__(self, first: str, second: str) -> None:
+        self.answers = [first, second]
+        self.seen: list[str] = []
+
+    def _attempt(self, prompt: str, body: str) -> Attempt:
+        return Attempt(prompt + body, body, 0.01, completion_tokens=len(body) // 4)
+
+    def first(self, prompt, entry_point, seed):
+        self.seen.append(prompt)
+        return self._attempt(prompt, self.answers[0])
+
+    def retry(self, prompt, entry_point, previous, seed):
+        self.seen.append("\n".join(previous.errors))
+        return self._attempt(prompt, self.answers[1])
+
+
+def test_error_loop_fixes_an_undefined_name_without_showing_the_tests():
+    broken = "    ordered = sorted(numbrs)\n" + CORRECT_BODY.split("\n", 1)[1]
+    model = StubCodeModel(broken, CORRECT_BODY)
+    both = humaneval.solve_problem(model, PROBLEM, retries=2, limits=FAST)
+    assert both["single"]["passed"] is False and both["single"]["errors_first"] >= 1
+    assert both["loop"]["passed"] is True and both["loop"]["attempts"] == 2
+    assert any("numbrs" in s for s in model.seen)
+    assert not any("def check(candidate)" in s for s in model.seen)
+
+
+def test_error_loop_is_skipped_for_a_clean_first_answer():
+    model = StubCodeModel(WRONG_BODY, CORRECT_BODY)
+    both = humaneval.solve_problem(model, PROBLEM, retries=2, limits=FAST)
+    assert both["loop"]["attempts"] == 1 and both["loop"]["passed"] is False
+
+
+HUMANEVAL_SCHEMA = {
+    "benchmark": str,
+    "model": str,
+    "generation": str,
+    "problems": int,
+    "machine": {"cpus": int},
+    "modes": {
+        "single": {"pass_at_1": float, "passed": int, "n": int, "mean_seconds": float},
+        "loop": {"pass_at_1": float, "passed": int, "n": int, "mean_seconds": float},
+    },
+    "per_problem": [{"task_id": str, "single": {"passed": bool}, "loop": {"passed": bool}}],
+}
+
+
+def test_result_schema(monkeypatch):
+    model = StubCodeModel(WRONG_BODY, CORRECT_BODY)
+    monkeypatch.setattr(humaneval, "make_code_model", lambda m, p=None: model)
+    result = humaneval.run_humaneval("stub", ids=["HumanEval/0"])
+    check_schema(json.loads(json.dumps(result)), HUMANEVAL_SCHEMA)
+    assert result["modes"]["single"]["n"] == 1
+
+
+def test_chat_model_on_the_real_small_model(smollm2_engine):
+    from redline.providers.local import LocalProvider
+
+    model = ChatModel(LocalProvider("smollm2-135m", engine=smollm2_engine), max_tokens=48)
+    both = humaneval.solve_problem(model, PROBLEM, retries=1, limits=FAST)
+    for mode in ("single", "loop"):
+        assert both[mode]["completion_tokens"] > 0
+        assert isinstance(both[mode]["passed"], bool)
+
+
+@pytest.mark.parametrize("missing", ["modes", "per_problem"])
+def test_schema_checker_can_fail(missing):
+    result = {"benchmark": "x", "modes": {}, "per_problem": []}
+    result.pop(missing)
+    with pytest.raises(AssertionError):
+        check_schema(result, {"benchmark": str, "modes": dict, "per_problem": list})
