@@ -2,12 +2,11 @@
 
 Snapshots live in a *shadow* git repository under the redline state dir, driven
 through ``GIT_DIR`` / ``GIT_WORK_TREE`` / ``GIT_INDEX_FILE``, so the user's own
-``.git`` (index, branches, stash, hooks) is never read for writing nor touched.
-``info/attributes`` turns off every text/eol filter so blobs are the files'
-exact bytes. A journal (JSON lines) says which task touched which paths; undo
-restores each path from the snapshot taken just before that task first touched
-it, and deletes files the task created. A snapshot is also taken before an
-undo, so even an undo loses nothing.
+``.git`` (index, branches, stash, hooks) is never touched. Blobs are hashed
+with ``--no-filters`` so they hold the files' exact bytes. A journal (JSON
+lines) says which task touched which paths; undo rewinds them to the snapshot
+taken before each was first changed, and deletes files the agent created. A
+snapshot is also taken before an undo, so even an undo loses nothing.
 """
 
 from __future__ import annotations
@@ -55,7 +54,7 @@ class Checkpoints:
     def __init__(self, root: str | Path, base: Path | None = None):
         self.root = Path(root).resolve()
         key = hashlib.sha1(str(self.root).encode()).hexdigest()[:16]
-        self.git_dir = (base or state_dir() / "checkpoints") / key
+        self.git_dir = ((base or state_dir() / "checkpoints") / key).resolve()
         self.journal = self.git_dir / "redline-journal.jsonl"
         self._ensure()
 
@@ -125,29 +124,40 @@ class Checkpoints:
 
     # -- public ------------------------------------------------------------
     def snapshot(self, paths: list[str], *, task: str, label: str, kind: str = "edit") -> str:
-        """Record the whole tree plus ``paths`` (even if ignored) before they change."""
+        """Record the exact bytes of ``paths`` (absent ones as absent) before they change.
+
+        Contents are hashed explicitly rather than via ``git add``: git's stat
+        cache can miss a same-size rewrite within one timestamp tick.
+        """
         with self._locked():
-            self._git("add", "-A", "--", ".")
             present = [p for p in paths if (self.root / p).is_file()]
+            lines = [f"0 {'0' * 40}\t{p}" for p in paths if p not in present]
             if present:
-                self._git("add", "-f", "--", *present)
+                shas = (
+                    self._git(
+                        "hash-object",
+                        "-w",
+                        "--no-filters",
+                        "--stdin-paths",
+                        input="".join(p + "\n" for p in present).encode(),
+                    )
+                    .decode()
+                    .split()
+                )
+                for path, sha in zip(present, shas, strict=True):
+                    mode = "100755" if os.access(self.root / path, os.X_OK) else "100644"
+                    lines.append(f"{mode} {sha}\t{path}")
+            self._git("update-index", "--add", "--index-info", input="\n".join(lines).encode())
             tree = self._git("write-tree").decode().strip()
-            parent = self._head()
+            entries = self.entries()
             args = ["commit-tree", tree, "-m", f"{kind}: {label}"]
-            if parent:
-                args += ["-p", parent]
+            if entries:
+                args += ["-p", entries[-1].sha]
             sha = self._git(*args).decode().strip()
             self._git("update-ref", "refs/redline/head", sha)
-            entries = self.entries()
             entries.append(Checkpoint(sha=sha, task=task, label=label, paths=paths, kind=kind))
             self._save(entries)
             return sha
-
-    def _head(self) -> str | None:
-        try:
-            return self._git("rev-parse", "-q", "--verify", "refs/redline/head").decode().strip()
-        except CheckpointError:
-            return None
 
     def tasks(self) -> list[str]:
         """Tasks with edits that are not undone yet, oldest first."""
@@ -178,15 +188,25 @@ class Checkpoints:
         return data, (0o755 if mode == "100755" else 0o644)
 
     def undo(self, n_tasks: int = 1) -> list[tuple[str, str]]:
-        """Undo the last ``n_tasks`` tasks; returns ``(path, "restored"|"deleted")``."""
+        """Rewind to just before the last ``n_tasks`` tasks began.
+
+        Every edit recorded since then is undone (a stack: later edits go too),
+        each path restored from the snapshot taken before its first change in
+        that span. Returns ``(path, "restored" | "deleted")`` pairs.
+        """
         tasks = self.tasks()
         if not tasks:
             raise CheckpointError("nothing to undo", hint="no agent edits are recorded here")
         chosen = tasks[-max(1, n_tasks) :]
-        first = self.first_states(chosen)
-        self.snapshot(
-            sorted(first), task=f"undo:{','.join(chosen)}", label="before undo", kind="undo"
-        )
+        live = [e for e in self.entries() if e.kind == "edit" and not e.undone]
+        cut = next(i for i, e in enumerate(live) if e.task in chosen)
+        span = live[cut:]
+        first: dict[str, str] = {}
+        for e in span:
+            for p in e.paths:
+                first.setdefault(p, e.sha)
+        label = f"undo:{','.join(chosen)}"
+        self.snapshot(sorted(first), task=label, label="before undo", kind="undo")
         done: list[tuple[str, str]] = []
         with self._locked():
             for path, sha in sorted(first.items()):
@@ -200,10 +220,10 @@ class Checkpoints:
                     keep = None if target.exists() else state[1]
                     atomic_write(target, state[0], mode=keep)
                     done.append((path, "restored"))
+            undone = {e.sha for e in span}
             entries = self.entries()
             for e in entries:
-                if e.task in chosen and e.kind == "edit":
-                    e.undone = True
+                e.undone = e.undone or e.sha in undone
             self._save(entries)
         return done
 

@@ -108,14 +108,17 @@ def _apply_loose(text: str, block: Block) -> str:
     if len(hits) > 1:
         raise EditError(f"the search text matches {len(hits)} places; add more context")
     start, end = hits[0]
+    matched = [ln for ln in lines[start:end] if ln.strip()]
+    indents = {_indent(w): _indent(f) for w, f in zip(want, matched, strict=True)}
     shift_from, shift_to = _indent(want[0]), _indent(lines[start])
     newline = "\n" if not lines[end - 1].endswith("\r\n") else "\r\n"
     out = []
     for ln in block.replace.splitlines():
-        if ln.strip() and ln.startswith(shift_from):
+        lead = _indent(ln)
+        if ln.strip() and lead in indents:
+            ln = indents[lead] + ln[len(lead) :]
+        elif ln.strip() and ln.startswith(shift_from):
             ln = shift_to + ln[len(shift_from) :]
-        elif ln.strip() and not shift_from:
-            ln = shift_to + ln
         out.append(ln + newline)
     if out and not lines[end - 1].endswith(("\n", "\r")):
         out[-1] = out[-1].rstrip("\r\n")

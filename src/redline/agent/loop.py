@@ -13,77 +13,30 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from redline.agent.checking import Verification, verify_changes
 from redline.agent.checkpoints import Checkpoints
+from redline.agent.query import (
+    Streamed,
+    assistant_message,
+    build_request,
+    parse_reply,
+    stream_reply,
+)
 from redline.agent.repomap import repo_overview
+from redline.agent.state import EXIT_CODES, AgentConfig, RunResult, TaskState
 from redline.agent.telemetry import TurnStats
 from redline.agent.templates import render
-from redline.agent.toolcalls import (
-    ParsedReply,
-    ToolCall,
-    assemble_native,
-    openai_tools,
-    parse_text_reply,
-    text_schema,
-    tools_description,
-)
+from redline.agent.toolcalls import ParsedReply, ToolCall, tools_description
 from redline.agent.tools import Approve, ToolBox
 from redline.agent.workspace import Workspace
-from redline.providers.base import (
-    ChatRequest,
-    Done,
-    ErrorEvent,
-    Provider,
-    TextDelta,
-    TimingsEvent,
-    ToolCallDelta,
-    Usage,
-)
+from redline.providers.base import Provider
+
+__all__ = ["EXIT_CODES", "Agent", "AgentConfig", "RunResult"]
 
 Emit = Callable[[dict[str, Any]], None]
-EXIT_CODES = {
-    "finished": 0,
-    "verification_failed": 1,
-    "error": 2,
-    "step_limit": 3,
-    "time_limit": 3,
-    "format_errors": 4,
-    "interrupted": 130,
-}
-
-
-@dataclass
-class AgentConfig:
-    max_steps: int = 25
-    """Model turns per task before giving up."""
-    max_seconds: float = 900.0
-    """Wall-clock limit per task."""
-    max_tokens: int = 1024
-    """Tokens per model reply."""
-    max_format_errors: int = 3
-    """Malformed replies in a row before giving up."""
-    verify_retries: int = 3
-    """Times `done` may be refused for failing verification before giving up."""
-    run_tests: bool = True
-    overview_budget: int = 3000
-    test_command: list[str] | None = None
-
-
-@dataclass
-class RunResult:
-    status: str
-    summary: str = ""
-    verified: bool = True
-    changed: list[str] = field(default_factory=list)
-    turns: int = 0
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_CODES.get(self.status, 2)
 
 
 class Agent:
@@ -165,7 +118,7 @@ class Agent:
         if not self.messages:
             self.add({"role": "system", "content": self.system_prompt(task)})
         self.add({"role": "user", "content": render("task.md", task=task)})
-        state = _TaskState(started=time.perf_counter())
+        state = TaskState(started=time.perf_counter())
         result = self._loop(box, state, cancel)
         result.changed = sorted(state.before)
         result.turns = state.turns
@@ -180,7 +133,7 @@ class Agent:
         )
         return result
 
-    def _loop(self, box: ToolBox, st: _TaskState, cancel: threading.Event) -> RunResult:
+    def _loop(self, box: ToolBox, st: TaskState, cancel: threading.Event) -> RunResult:
         while True:
             if st.turns >= self.config.max_steps:
                 return self._stop(st, "step_limit", f"stopped after {st.turns} turns")
@@ -189,7 +142,8 @@ class Agent:
             st.turns += 1
             stats = TurnStats(st.turns)
             self.emit("turn_start", turn=st.turns)
-            reply, finish, error = self._query(stats, cancel)
+            reply, got = self._query(stats, cancel)
+            finish, error = got.finish, got.error
             outcome = None
             if error is None and not cancel.is_set():
                 outcome = self._act(box, st, stats, reply, cancel)
@@ -211,85 +165,30 @@ class Agent:
             if outcome is not None:
                 return outcome
 
-    def _stop(self, st: _TaskState, status: str, summary: str) -> RunResult:
+    def _stop(self, st: TaskState, status: str, summary: str) -> RunResult:
         verified = st.last_verification.passed if st.last_verification else not st.before
         return RunResult(status, summary, verified)
 
     # -- model -------------------------------------------------------------
-    def _query(
-        self, stats: TurnStats, cancel: threading.Event
-    ) -> tuple[ParsedReply, str, Exception | None]:
-        request = ChatRequest(messages=list(self.messages), max_tokens=self.config.max_tokens)
-        if self.native:
-            request.tools = openai_tools()
-        else:
-            request.response_format = text_schema()
-        text: list[str] = []
-        pieces: dict[int, dict[str, str]] = {}
-        finish, error = "stop", None
-        start = time.perf_counter()
-        stream = self.provider.stream(request, cancel)
-        try:
-            for event in stream:
-                if isinstance(event, TextDelta):
-                    stats.first_token()
-                    text.append(event.text)
-                    self.emit("text_delta", turn=stats.turn, text=event.text)
-                elif isinstance(event, ToolCallDelta):
-                    stats.first_token()
-                    piece = pieces.setdefault(event.index, {"id": "", "name": "", "arguments": ""})
-                    piece["id"] = event.id or piece["id"]
-                    piece["name"] = event.name or piece["name"]
-                    piece["arguments"] += event.arguments
-                elif isinstance(event, TimingsEvent):
-                    stats.add_timings(event, primary=True)
-                elif isinstance(event, Usage):
-                    stats.add_usage(event)
-                elif isinstance(event, Done):
-                    finish = event.finish_reason
-                elif isinstance(event, ErrorEvent):
-                    error = event.error
-                if cancel.is_set():
-                    finish = "cancelled"
-                    break
-        finally:
-            getattr(stream, "close", lambda: None)()
-            stats.model_s += time.perf_counter() - start
-        joined = "".join(text)
-        if self.native and pieces:
-            parsed = assemble_native(joined, pieces)
-        elif self.native:
-            parsed = ParsedReply(
-                joined, [], bool(joined.strip()), "" if joined.strip() else "empty"
-            )
-        else:
-            parsed = parse_text_reply(joined)
-        stats.well_formed = parsed.well_formed and finish not in ("length", "cancelled")
-        self._record_assistant(parsed, pieces, cancelled=cancel.is_set() or error is not None)
-        return parsed, finish, error
-
-    def _record_assistant(self, parsed: ParsedReply, pieces: dict, cancelled: bool) -> None:
-        if cancelled:
-            text = parsed.text + ("\n[interrupted by the user]" if parsed.text else "[interrupted]")
-            self.add({"role": "assistant", "content": text})
-        elif self.native and parsed.calls:
-            calls = [
-                {
-                    "id": c.id,
-                    "type": "function",
-                    "function": {"name": c.name, "arguments": c.raw or "{}"},
-                }
-                for c in parsed.calls
-            ]
-            self.add({"role": "assistant", "content": parsed.text or None, "tool_calls": calls})
-        else:
-            self.add({"role": "assistant", "content": parsed.text})
+    def _query(self, stats: TurnStats, cancel: threading.Event) -> tuple[ParsedReply, Streamed]:
+        request = build_request(self.messages, self.native, self.config.max_tokens)
+        got = stream_reply(
+            self.provider,
+            request,
+            stats,
+            cancel,
+            lambda text: self.emit("text_delta", turn=stats.turn, text=text),
+        )
+        parsed = parse_reply(self.native, got)
+        stats.well_formed = parsed.well_formed
+        self.add(assistant_message(self.native, parsed, got))
+        return parsed, got
 
     # -- tools -------------------------------------------------------------
     def _act(
         self,
         box: ToolBox,
-        st: _TaskState,
+        st: TaskState,
         stats: TurnStats,
         reply: ParsedReply,
         cancel: threading.Event,
@@ -320,7 +219,7 @@ class Agent:
         self._observe(observations)
         return None
 
-    def _execute(self, box: ToolBox, st: _TaskState, stats: TurnStats, call: ToolCall) -> str:
+    def _execute(self, box: ToolBox, st: TaskState, stats: TurnStats, call: ToolCall) -> str:
         start = time.perf_counter()
         outcome = box.call(call.name, call.arguments)
         if outcome.model_timings is not None:
@@ -354,7 +253,7 @@ class Agent:
         return text
 
     def _verify(
-        self, st: _TaskState, stats: TurnStats, files: dict[str, str | None]
+        self, st: TaskState, stats: TurnStats, files: dict[str, str | None]
     ) -> Verification:
         result = verify_changes(
             self.ws, files, tests=self.config.run_tests, test_command=self.config.test_command
@@ -374,7 +273,7 @@ class Agent:
             self.add({"role": "user", "content": body})
 
     def _finish(
-        self, st: _TaskState, stats: TurnStats, summary: str, call: ToolCall | None
+        self, st: TaskState, stats: TurnStats, summary: str, call: ToolCall | None
     ) -> RunResult | None:
         """Accept ``done`` only if every change made in this task verifies."""
         fresh = st.verified_key == (frozenset(st.before), st.changes)
@@ -393,15 +292,3 @@ class Agent:
         if call is not None and self.native:
             self.add({"role": "tool", "tool_call_id": call.id, "content": "finished"})
         return RunResult("finished", summary, True)
-
-
-@dataclass
-class _TaskState:
-    started: float
-    turns: int = 0
-    format_errors: int = 0
-    verify_failures: int = 0
-    before: dict[str, str | None] = field(default_factory=dict)
-    last_verification: Verification | None = None
-    changes: int = 0
-    verified_key: tuple[frozenset[str], int] | None = None

@@ -63,8 +63,8 @@ class Workspace:
         target = self.resolve(path)
         if not target.is_file():
             raise WorkspaceError(f"{path}: no such file")
-        try:
-            return target.read_text(encoding="utf-8")
+        try:  # bytes, not read_text(): keep "\r\n" so edits preserve line endings
+            return target.read_bytes().decode("utf-8")
         except UnicodeDecodeError as exc:
             raise WorkspaceError(f"{path}: not a UTF-8 text file") from exc
 

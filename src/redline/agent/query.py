@@ -1,0 +1,127 @@
+"""One model turn on the wire: build the request, drain the stream, parse the reply.
+
+Kept apart from the loop so the loop reads as control flow only. Native tool
+calls arrive as ``ToolCallDelta`` pieces; otherwise the text is parsed and the
+request asks for the tool-call JSON schema so grammar-backed engines comply.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from redline.agent.telemetry import TurnStats
+from redline.agent.toolcalls import (
+    ParsedReply,
+    assemble_native,
+    openai_tools,
+    parse_text_reply,
+    text_schema,
+)
+from redline.providers.base import (
+    ChatRequest,
+    Done,
+    ErrorEvent,
+    Provider,
+    TextDelta,
+    TimingsEvent,
+    ToolCallDelta,
+    Usage,
+)
+
+
+@dataclass
+class Streamed:
+    """What came back: text, tool-call pieces by index, finish reason, error."""
+
+    text: str = ""
+    pieces: dict[int, dict[str, str]] = field(default_factory=dict)
+    finish: str = "stop"
+    error: Exception | None = None
+
+
+def build_request(messages: list[dict[str, Any]], native: bool, max_tokens: int) -> ChatRequest:
+    request = ChatRequest(messages=list(messages), max_tokens=max_tokens)
+    if native:
+        request.tools = openai_tools()
+    else:
+        request.response_format = text_schema()
+    return request
+
+
+def stream_reply(
+    provider: Provider,
+    request: ChatRequest,
+    stats: TurnStats,
+    cancel: threading.Event,
+    on_text: Callable[[str], None],
+) -> Streamed:
+    """Drain one stream (always closing it), timing it into ``stats``."""
+    out = Streamed()
+    text: list[str] = []
+    start = time.perf_counter()
+    stream = provider.stream(request, cancel)
+    try:
+        for event in stream:
+            if isinstance(event, TextDelta):
+                stats.first_token()
+                text.append(event.text)
+                on_text(event.text)
+            elif isinstance(event, ToolCallDelta):
+                stats.first_token()
+                piece = out.pieces.setdefault(event.index, {"id": "", "name": "", "arguments": ""})
+                piece["id"] = event.id or piece["id"]
+                piece["name"] = event.name or piece["name"]
+                piece["arguments"] += event.arguments
+            elif isinstance(event, TimingsEvent):
+                stats.add_timings(event, primary=True)
+            elif isinstance(event, Usage):
+                stats.add_usage(event)
+            elif isinstance(event, Done):
+                out.finish = event.finish_reason
+            elif isinstance(event, ErrorEvent):
+                out.error = event.error
+            if cancel.is_set():
+                out.finish = "cancelled"
+                break
+    finally:
+        getattr(stream, "close", lambda: None)()
+        stats.model_s += time.perf_counter() - start
+    out.text = "".join(text)
+    return out
+
+
+def parse_reply(native: bool, got: Streamed) -> ParsedReply:
+    """Calls from a reply; ``well_formed`` is False for a cut-off or malformed one."""
+    if native and got.pieces:
+        parsed = assemble_native(got.text, got.pieces)
+    elif native:
+        has_text = bool(got.text.strip())
+        parsed = ParsedReply(got.text, [], has_text, "" if has_text else "empty reply")
+    else:
+        parsed = parse_text_reply(got.text)
+    if got.finish in ("length", "cancelled"):
+        parsed.well_formed = False
+        parsed.problem = parsed.problem or f"reply ended early ({got.finish})"
+    return parsed
+
+
+def assistant_message(native: bool, parsed: ParsedReply, got: Streamed) -> dict[str, Any]:
+    """The reply as it goes into the conversation (partial replies are marked)."""
+    if got.finish == "cancelled" or got.error is not None:
+        note = "[interrupted by the user]" if got.error is None else "[reply failed]"
+        return {"role": "assistant", "content": (parsed.text + "\n" + note).strip()}
+    if native and parsed.calls:
+        calls = [
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.name, "arguments": c.raw or "{}"},
+            }
+            for c in parsed.calls
+        ]
+        return {"role": "assistant", "content": parsed.text or None, "tool_calls": calls}
+    return {"role": "assistant", "content": parsed.text}

@@ -1,0 +1,59 @@
+"""The agent's configuration, a task's running state, and its result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from redline.agent.checking import Verification
+
+EXIT_CODES = {
+    "finished": 0,
+    "verification_failed": 1,
+    "error": 2,
+    "step_limit": 3,
+    "time_limit": 3,
+    "format_errors": 4,
+    "interrupted": 130,
+}
+
+
+@dataclass
+class AgentConfig:
+    max_steps: int = 25
+    """Model turns per task before giving up."""
+    max_seconds: float = 900.0
+    """Wall-clock limit per task."""
+    max_tokens: int = 1024
+    """Tokens per model reply."""
+    max_format_errors: int = 3
+    """Malformed replies in a row before giving up."""
+    verify_retries: int = 3
+    """Times `done` may be refused for failing verification before giving up."""
+    run_tests: bool = True
+    overview_budget: int = 3000
+    test_command: list[str] | None = None
+
+
+@dataclass
+class RunResult:
+    status: str
+    summary: str = ""
+    verified: bool = True
+    changed: list[str] = field(default_factory=list)
+    turns: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES.get(self.status, 2)
+
+
+@dataclass
+class TaskState:
+    started: float
+    turns: int = 0
+    format_errors: int = 0
+    verify_failures: int = 0
+    before: dict[str, str | None] = field(default_factory=dict)
+    last_verification: Verification | None = None
+    changes: int = 0
+    verified_key: tuple[frozenset[str], int] | None = None
