@@ -1,0 +1,169 @@
+"""The agent loop, driven deterministically by scripted replies."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from agent_helpers import fix_script, make_agent, snapshot_tree
+
+from redline.agent.session import SessionLog, load_messages
+
+
+def _types(events: list[dict[str, Any]]) -> list[str]:
+    return [e["type"] for e in events if e["type"] not in ("text_delta", "message")]
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_scripted_fix_of_the_sample_project(sample: Path, native: bool) -> None:
+    events: list[dict[str, Any]] = []
+    before = snapshot_tree(sample)
+    agent, provider = make_agent(sample, fix_script(), native=native, events=events)
+    result = agent.run("make the failing test pass")
+    assert (result.status, result.exit_code, result.verified) == ("finished", 0, True)
+    assert result.changed == ["inventory/pricing.py"]
+    assert "discount_percent / 100" in (sample / "inventory/pricing.py").read_text()
+    kinds = _types(events)
+    assert kinds[0] == "task_start" and kinds[-1] == "done"
+    assert "edit_applied" in kinds and "verification" in kinds
+    turn_ends = [e for e in events if e["type"] == "turn_end"]
+    assert len(turn_ends) == 4 and all(e["well_formed"] for e in turn_ends)
+    for e in turn_ends:
+        assert {"ttft_s", "tok_s", "model_s", "tools_s", "verify_s"} <= set(e["timings"])
+    edit_verification = next(e for e in events if e["type"] == "verification")
+    assert edit_verification["passed"] and edit_verification["tests"]["passed"]
+    if native:
+        assert provider.requests[0].tools and provider.requests[0].response_format is None
+        assert any(m["role"] == "tool" for m in agent.messages)
+    else:
+        assert provider.requests[0].tools is None
+        assert provider.requests[0].response_format["type"] == "json_schema"
+    assert agent.checkpoints.undo(1) == [("inventory/pricing.py", "restored")]
+    assert snapshot_tree(sample) == before
+
+
+def test_system_prompt_has_overview_and_agents_md(sample: Path) -> None:
+    agent, provider = make_agent(
+        sample, [{"calls": [{"name": "done", "arguments": {"summary": "ok"}}]}]
+    )
+    assert agent.run("look around").status == "finished"
+    system = provider.requests[0].messages[0]["content"]
+    assert "inventory/pricing.py" in system and "def order_total(" in system
+    assert "do not edit the tests" in system
+
+
+def test_done_is_refused_while_verification_fails(sample: Path) -> None:
+    bad_edit = {
+        "name": "edit",
+        "arguments": {
+            "path": "inventory/stock.py",
+            "edits": [
+                {"search": "return self._items.get(name, 0)", "replace": "return missing_name"}
+            ],
+        },
+    }
+    done = {"name": "done", "arguments": {"summary": "done"}}
+    replies = [{"calls": [bad_edit]}, {"calls": [done]}, {"calls": [done]}]
+    events: list[dict[str, Any]] = []
+    agent, provider = make_agent(sample, replies, events=events, verify_retries=1)
+    result = agent.run("break it")
+    assert result.status == "verification_failed" and result.exit_code == 1
+    assert not result.verified
+    failed = [e for e in events if e["type"] == "verification" and not e["passed"]]
+    assert any("missing_name" in p["message"] for p in failed[0]["errors"])
+    assert "verification of your changes failed" in provider.requests[2].messages[-1]["content"]
+
+
+def test_malformed_replies_end_the_task(sample: Path) -> None:
+    events: list[dict[str, Any]] = []
+    agent, provider = make_agent(sample, ["I think", "hmm", "no json"], events=events)
+    result = agent.run("do it")
+    assert result.status == "format_errors" and result.exit_code == 4
+    assert [e["well_formed"] for e in events if e["type"] == "turn_end"] == [False] * 3
+    assert "Your reply could not be used" in provider.requests[1].messages[-1]["content"]
+
+
+def test_loose_reply_is_used_but_not_well_formed(sample: Path) -> None:
+    loose = 'Sure! ```json\n{"name": "done", "arguments": {"summary": "ok"}}\n```'
+    events: list[dict[str, Any]] = []
+    agent, _ = make_agent(sample, [loose], events=events)
+    assert agent.run("finish").status == "finished"
+    assert [e["well_formed"] for e in events if e["type"] == "turn_end"] == [False]
+
+
+def test_step_limit_and_provider_error(sample: Path) -> None:
+    read = {"calls": [{"name": "read", "arguments": {"path": "README.md"}}]}
+    agent, _ = make_agent(sample, [read] * 5, max_steps=2)
+    result = agent.run("loop forever")
+    assert (result.status, result.turns, result.exit_code) == ("step_limit", 2, 3)
+    agent, _ = make_agent(sample, [{"error": "backend down"}])
+    assert agent.run("x").status == "error"
+
+
+def test_write_sends_old_file_as_prediction(sample: Path) -> None:
+    old = (sample / "inventory/stock.py").read_text()
+    new = old.replace("Stock levels.", "Stock levels, by name.")
+    replies = [
+        {
+            "calls": [
+                {"name": "write", "arguments": {"path": "inventory/stock.py", "instruction": "doc"}}
+            ]
+        },
+        new,
+        {"calls": [{"name": "done", "arguments": {"summary": "ok"}}]},
+    ]
+    events: list[dict[str, Any]] = []
+    agent, provider = make_agent(sample, replies, events=events)
+    assert agent.run("improve the docstring").status == "finished"
+    assert provider.requests[1].prediction == old
+    assert (sample / "inventory/stock.py").read_text() == new
+    first = next(e for e in events if e["type"] == "turn_end")
+    assert first["timings"]["drafted_tokens"] > 0 and first["timings"]["accepted_tokens"] > 0
+
+
+def test_suggest_mode_asks_and_respects_no(sample: Path) -> None:
+    before = snapshot_tree(sample)
+    edit = {"name": "write", "arguments": {"path": "x.py", "content": "x = 1\n"}}
+    run = {"name": "run", "arguments": {"command": "touch ran.txt"}}
+    done = {"name": "done", "arguments": {"summary": "ok"}}
+    asked: list[str] = []
+    agent, _ = make_agent(sample, [{"calls": [edit, run]}, {"calls": [done]}], approval="suggest")
+    agent.ask = lambda kind, what: asked.append(kind) or False
+    assert agent.run("try").status == "finished"
+    assert asked == ["edit", "run"] and snapshot_tree(sample) == before
+
+
+def test_cancel_mid_stream_keeps_partial_reply_in_context(sample: Path) -> None:
+    cancel = threading.Event()
+    events: list[dict[str, Any]] = []
+
+    def emit(event: dict[str, Any]) -> None:
+        events.append(event)
+        if (
+            event["type"] == "text_delta"
+            and len([e for e in events if e["type"] == "text_delta"]) == 3
+        ):
+            cancel.set()
+
+    long_text = {"text": "thinking " * 50, "chunk": 5}
+    agent, provider = make_agent(
+        sample, [long_text, {"calls": [{"name": "done", "arguments": {"summary": "ok"}}]}]
+    )
+    agent._emit = emit
+    result = agent.run("start", cancel)
+    assert result.status == "interrupted" and result.exit_code == 130
+    assert agent.messages[-1]["content"].endswith("[interrupted by the user]")
+    assert len(agent.messages[-1]["content"]) < 100
+    assert agent.run("steer: just finish").status == "finished"
+    assert provider.requests[1].messages[-1]["content"].endswith("steer: just finish\n")
+
+
+def test_session_log_rebuilds_the_conversation(sample: Path, tmp_path: Path) -> None:
+    log = SessionLog("s-test", folder=tmp_path)
+    agent, _ = make_agent(sample, [{"calls": [{"name": "done", "arguments": {"summary": "ok"}}]}])
+    agent._emit = log.write
+    agent.run("hello")
+    log.close()
+    assert load_messages("s-test", folder=tmp_path) == agent.messages
