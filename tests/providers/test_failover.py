@@ -22,8 +22,9 @@ def _hits(url: str) -> int:
 
 
 def test_killing_a_server_mid_run_loses_no_request(fake_process):
-    # The victim is the faster one, so it gets the traffic; its 0.3 s first-token
-    # delay means a SIGKILL lands while requests wait on it, before any token.
+    # "ordered" sends all traffic to the victim until it dies (this test is about
+    # fail-over, not learning); its 0.3 s first-token delay means the SIGKILL lands
+    # while requests wait on it, before any token.
     victim, victim_url = fake_process(first_token_delay_s=0.3)
     _, survivor_url = fake_process(first_token_delay_s=0.6)
     router = Router(
@@ -31,7 +32,7 @@ def test_killing_a_server_mid_run_loses_no_request(fake_process):
             OpenAICompatProvider("victim", victim_url, "m", None, max_retries=0),
             OpenAICompatProvider("survivor", survivor_url, "m", None, max_retries=0),
         ],
-        policy="fastest",
+        policy="ordered",
     )
     replies: list[Reply] = []
     lock = threading.Lock()

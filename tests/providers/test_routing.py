@@ -30,7 +30,7 @@ def test_routes_over_90_percent_to_the_faster_server(fake_server, policy):
     fast = fake_server()
     # The slow one is listed first, so only learning can put the fast one ahead.
     router = Router([remote("slow", slow), remote("fast", fast)], policy=policy)
-    for _ in range(2):  # warm-up: every provider is tried once
+    for _ in range(4):  # warm-up: two turns each (the first is not counted)
         assert collect(router.stream(ask())).ok
     winners = []
     started = time.monotonic()
@@ -41,7 +41,7 @@ def test_routes_over_90_percent_to_the_faster_server(fake_server, policy):
     share = winners.count("fast") / len(winners)
     print(f"\n{policy}: {share:.0%} of 20 to fast in {time.monotonic() - started:.2f}s")
     assert share > 0.9
-    assert slow.stats.hits <= 2 + 1
+    assert slow.stats.hits <= 2 + 2
 
 
 def test_hedge_takes_the_backup_when_the_first_choice_stalls(fake_server):

@@ -23,6 +23,9 @@ class LatencyStats:
 
     alpha: float = 0.3
     window: int = 32
+    warmup: int = 1
+    """Samples skipped at first: they pay connection set-up that later turns don't."""
+    seen: int = 0
     ttft_ewma: float | None = None
     tok_s_ewma: float | None = None
     samples: int = 0
@@ -31,6 +34,10 @@ class LatencyStats:
 
     def observe(self, ttft_s: float, tok_s: float | None, now: float) -> None:
         """Record one finished (or first-token-reached) request."""
+        self.seen += 1
+        self.last_sample_at = now
+        if self.seen <= self.warmup:
+            return
         self.ttft_ewma = _ewma(self.ttft_ewma, ttft_s, self.alpha)
         if tok_s and tok_s > 0:
             self.tok_s_ewma = _ewma(self.tok_s_ewma, tok_s, self.alpha)
@@ -38,7 +45,6 @@ class LatencyStats:
         while len(self.recent_ttft) > self.window:
             self.recent_ttft.popleft()
         self.samples += 1
-        self.last_sample_at = now
 
     def observe_censored(self, waited_s: float, now: float) -> None:
         """A request cancelled before its first token: TTFT was at least ``waited_s``.
@@ -58,7 +64,7 @@ class LatencyStats:
         return ordered[rank]
 
     def expected_s(self, tokens: int, default_tok_s: float) -> float | None:
-        """Expected seconds to deliver ``tokens`` tokens; None while untried."""
+        """Expected seconds to deliver ``tokens`` tokens; None until warmed up."""
         if self.ttft_ewma is None:
             return None
         tok_s = self.tok_s_ewma or default_tok_s

@@ -14,7 +14,6 @@ of waiting here. The API key is kept out of ``repr``, logs and error messages.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import threading
 import time
@@ -29,13 +28,11 @@ from redline.providers.base import (
     Done,
     ErrorEvent,
     Event,
-    TextDelta,
     TimingsEvent,
-    ToolCallDelta,
-    Usage,
 )
 from redline.providers.cancel import abort_response, watch_cancel
 from redline.providers.http_errors import StreamError, http, map_error
+from redline.providers.sse import delta_events, sse_chunks, usage_event
 
 _CLIENTS: dict[tuple[str, str], openai.OpenAI] = {}
 _CLIENTS_LOCK = threading.Lock()
@@ -198,7 +195,7 @@ class OpenAICompatProvider:
                     return
                 usage = chunk.get("usage") or usage
                 for choice in (chunk.get("choices") or [])[:1]:
-                    for event in _delta_events(choice.get("delta")):
+                    for event in delta_events(choice.get("delta")):
                         if first_at is None:
                             first_at = time.monotonic()
                         pieces += 1
@@ -225,7 +222,7 @@ class OpenAICompatProvider:
         completion = pieces
         if usage is not None:
             completion = int(usage.get("completion_tokens") or pieces)
-            yield _usage_event(usage)
+            yield usage_event(usage)
         ttft = (first_at or end) - started
         decode_s = end - (first_at or end)
         tok_s = (completion - 1) / decode_s if completion > 1 and decode_s > 0 else 0.0
@@ -269,49 +266,3 @@ class OpenAICompatProvider:
                 return None
             return error.retry_after + random.uniform(0.0, 0.1 + 0.1 * error.retry_after)
         return None
-
-
-def sse_chunks(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
-    """JSON objects of an SSE body's ``data:`` fields, up to ``[DONE]``."""
-    buffer: list[str] = []
-    for line in lines:
-        if not line.startswith("data:"):
-            continue  # blank separators, comments, event names
-        buffer.append(line[5:].removeprefix(" "))
-        data = "\n".join(buffer)
-        if data.strip() == "[DONE]":
-            return
-        try:
-            chunk = json.loads(data)
-        except ValueError:
-            continue  # a data field split over several lines: keep reading
-        buffer.clear()
-        if isinstance(chunk, dict):
-            yield chunk
-
-
-def _delta_events(delta: dict[str, Any] | None) -> Iterator[Event]:
-    if not delta:
-        return
-    if delta.get("content"):
-        yield TextDelta(delta["content"])
-    for call in delta.get("tool_calls") or ():
-        function = call.get("function") or {}
-        yield ToolCallDelta(
-            index=int(call.get("index", 0)),
-            id=call.get("id"),
-            name=function.get("name"),
-            arguments=function.get("arguments") or "",
-        )
-
-
-def _usage_event(usage: dict[str, Any]) -> Usage:
-    prompt_details = usage.get("prompt_tokens_details") or {}
-    completion_details = usage.get("completion_tokens_details") or {}
-    return Usage(
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
-        cached_tokens=int(prompt_details.get("cached_tokens") or 0),
-        accepted_prediction_tokens=int(completion_details.get("accepted_prediction_tokens") or 0),
-        rejected_prediction_tokens=int(completion_details.get("rejected_prediction_tokens") or 0),
-    )

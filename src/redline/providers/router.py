@@ -3,8 +3,9 @@
 Policies:
 
 - ``fastest`` (default): rank providers by expected time (EWMA of time to first
-  token plus ``typical_tokens`` at their EWMA decode speed). Untried providers
-  go first (that is the warm-up) and a provider whose estimate is older than
+  token plus ``typical_tokens`` at their EWMA decode speed). Providers without
+  a warm estimate go first (the warm-up: a provider's first turn pays connection
+  set-up, so it is not counted) and a provider whose estimate is older than
   ``explore_after_s`` is tried once more, so a backend that got faster is found
   again without a random coin deciding which request pays for it.
 - ``ordered``: the configured order; the others are fail-over only.
