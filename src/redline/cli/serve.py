@@ -1,9 +1,51 @@
-"""CLI commands for this area (placeholder until its issue lands)."""
+"""``redline serve``: the OpenAI-compatible server on loopback."""
 
 from __future__ import annotations
 
 import typer
 
+from redline.server.settings import DEFAULT_HOST, DEFAULT_PORT, ServerSettings
+
+
+def serve_command(
+    model: list[str] = typer.Option(
+        None, "--model", "-m", help="Model name or GGUF path; repeat to load several."
+    ),
+    host: str = typer.Option(DEFAULT_HOST, help="Bind address (loopback by default)."),
+    port: int = typer.Option(DEFAULT_PORT, help="TCP port."),
+    api_key: str | None = typer.Option(
+        None, "--api-key", envvar="REDLINE_API_KEY", help="Require Authorization: Bearer KEY."
+    ),
+    n_ctx: int = typer.Option(8192, "--n-ctx", help="Context length per model."),
+    max_queue: int = typer.Option(16, "--max-queue", help="Waiting requests per model before 429."),
+    max_body_bytes: int = typer.Option(
+        4 * 1024 * 1024, "--max-body-bytes", help="Larger request bodies get 413."
+    ),
+    max_tokens_cap: int | None = typer.Option(
+        None, "--max-tokens-cap", help="Clamp every request's max_tokens to this."
+    ),
+    shutdown_grace: float = typer.Option(
+        10.0, "--shutdown-grace", help="Seconds in-flight streams get to finish on SIGTERM."
+    ),
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Serve the OpenAI API (chat, completions, models, WebSocket) over local models."""
+    from redline.server.app import serve  # noqa: PLC0415 - keep `redline --help` fast
+
+    settings = ServerSettings(
+        models=list(model) if model else ["smollm2-135m"],
+        host=host,
+        port=port,
+        api_key=api_key,
+        n_ctx=n_ctx,
+        max_queue=max_queue,
+        max_body_bytes=max_body_bytes,
+        max_tokens_cap=max_tokens_cap,
+        shutdown_grace_s=shutdown_grace,
+    )
+    serve(settings, log_level=log_level)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the root app."""
+    """Add ``redline serve`` to the root app."""
+    app.command("serve")(serve_command)
