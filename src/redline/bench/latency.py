@@ -62,8 +62,8 @@ def _prompt(prefix: str, question: str, nonce: str, chat: bool) -> dict[str, Any
     return {"prompt": f"{head}{prefix}\n# Question: {question}\n# Answer:"}
 
 
-def _inprocess(engine: Any, body: dict[str, Any]) -> Sample:
-    req = GenerationRequest(max_tokens=MAX_TOKENS, **body)
+def _inprocess(engine: Any, body: dict[str, Any], max_tokens: int = MAX_TOKENS) -> Sample:
+    req = GenerationRequest(max_tokens=max_tokens, **body)
     start = time.perf_counter()
     first = None
     chunks = engine.generate(req)
@@ -90,9 +90,9 @@ def _inprocess(engine: Any, body: dict[str, Any]) -> Sample:
     }
 
 
-def _served(client: Any, model: str, body: dict[str, Any]) -> Sample:
+def _served(client: Any, model: str, body: dict[str, Any], max_tokens: int = MAX_TOKENS) -> Sample:
     """One streamed request through the OpenAI client; tokens from the usage chunk."""
-    common = {"model": model, "max_tokens": MAX_TOKENS, "temperature": 0.0, "stream": True}
+    common = {"model": model, "max_tokens": max_tokens, "temperature": 0.0, "stream": True}
     common["stream_options"] = {"include_usage": True}
     start = time.perf_counter()
     if "messages" in body:
@@ -175,6 +175,8 @@ def run_latency(
     *,
     repeats: int = 3,
     serve: bool = True,
+    prefix_tokens: int = PREFIX_TOKENS,
+    max_tokens: int = MAX_TOKENS,
     tick: Tick | None = None,
 ) -> dict[str, Any]:
     """Measure every model in-process, then all of them through one ``redline serve``."""
@@ -187,24 +189,30 @@ def run_latency(
         engine = get_engine(model)
         load_s = time.perf_counter() - start
         chat = _is_chat(engine)
-        prefix = shared_prefix(engine.tokenize)
+        prefix = shared_prefix(engine.tokenize, prefix_tokens)
         setups[model] = (prefix, chat)
-        row = measure(lambda body, e=engine: _inprocess(e, body), prefix, chat, repeats, tick)
+        row = measure(
+            lambda body, e=engine: _inprocess(e, body, max_tokens), prefix, chat, repeats, tick
+        )
         rows.append({"model": model, "backend": "in-process", "load_s": round(load_s, 3), **row})
     if serve:
-        rows += _served_rows(models, setups, repeats, tick)
+        rows += _served_rows(models, setups, repeats, max_tokens, tick)
     return envelope(
         "latency",
         models=models,
         repeats=repeats,
-        max_tokens=MAX_TOKENS,
-        prefix_tokens=PREFIX_TOKENS,
+        max_tokens=max_tokens,
+        prefix_tokens=prefix_tokens,
         rows=rows,
     )
 
 
 def _served_rows(
-    models: list[str], setups: dict[str, tuple[str, bool]], repeats: int, tick: Tick | None
+    models: list[str],
+    setups: dict[str, tuple[str, bool]],
+    repeats: int,
+    max_tokens: int,
+    tick: Tick | None,
 ) -> list[dict[str, Any]]:
     import openai
 
@@ -215,6 +223,8 @@ def _served_rows(
         client = openai.OpenAI(base_url=srv.base_url, api_key="bench", max_retries=0)
         for model in models:
             prefix, chat = setups[model]
-            row = measure(lambda b, m=model: _served(client, m, b), prefix, chat, repeats, tick)
+            row = measure(
+                lambda b, m=model: _served(client, m, b, max_tokens), prefix, chat, repeats, tick
+            )
             rows.append({"model": model, "backend": "redline serve", "load_s": None, **row})
     return rows
