@@ -160,7 +160,15 @@ def test_hang_times_out(fake_server):
 def test_cancel_aborts_a_blocked_read_and_frees_the_server(fake_server):
     server = fake_server(hang_after_headers=True)
     cancel = threading.Event()
-    threading.Timer(0.2, cancel.set).start()
+
+    def cancel_once_waiting() -> None:  # the request is in and waiting for its first token
+        deadline = time.monotonic() + 30
+        while server.stats.hits == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)
+        cancel.set()
+
+    threading.Thread(target=cancel_once_waiting, daemon=True).start()
     reply = collect(provider(server).stream(ask(), cancel))
     assert reply.final == Done("cancelled")
     deadline = time.monotonic() + 5
