@@ -35,3 +35,12 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) bench-results .pytest_cache
+
+# Benchmark extras: aider (for `redline bench agent --vs-aider`) in its own venv,
+# because its pins conflict with redline's; it is never part of the main install.
+.PHONY: bench-setup
+bench-setup: setup
+	@test -x .venv-aider/bin/aider || { $(PYTHON) -m venv .venv-aider && \
+		.venv-aider/bin/python -m pip install --quiet --upgrade pip && \
+		.venv-aider/bin/python -m pip install --quiet aider-chat; }
+	@.venv-aider/bin/aider --version

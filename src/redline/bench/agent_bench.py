@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from redline.bench.harness import AgentRunner, CaseResult, run_case, summarize
+from redline.bench.harness import AgentRunner, CaseResult, Probe, run_case, summarize
 from redline.bench.polyglot import Exercise, default_root, list_exercises
 from redline.bench.redline_runner import RedlineRunner, bench_config
 from redline.bench.results import envelope
@@ -32,6 +32,7 @@ def _run_all(
     case_timeout_s: float,
     run_limit_s: float,
     tick: Tick | None,
+    probe: Probe | None = None,
 ) -> dict[str, tuple[list[CaseResult], list[str]]]:
     out: dict[str, tuple[list[CaseResult], list[str]]] = {r.name: ([], []) for r in runners}
     stop_at = time.monotonic() + run_limit_s
@@ -43,7 +44,9 @@ def _run_all(
                 skipped.append(exercise.name)
                 continue
             case_s = min(case_timeout_s, remaining)
-            results.append(run_case(runner, exercise, tries=tries, case_timeout_s=case_s))
+            results.append(
+                run_case(runner, exercise, tries=tries, case_timeout_s=case_s, probe=probe)
+            )
             if tick:
                 tick(f"{runner.name}: {exercise.name}")
     return out
@@ -129,12 +132,14 @@ def _vs_aider(
 ) -> tuple[dict[str, tuple[list[CaseResult], list[str]]], str]:
     """Both agents against one ``redline serve``: the only fair comparison."""
     from redline.bench.aider_runner import AiderRunner, find_aider
-    from redline.bench.endpoint import ServeProcess
+    from redline.bench.endpoint import ServeProcess, speculation_counters
     from redline.providers.openai_compat import OpenAICompatProvider
 
     aider_bin = find_aider()  # fail before starting anything
     with ServeProcess(model) as srv:
-        remote = OpenAICompatProvider("redline-serve", srv.base_url, model, "bench")
+        remote = OpenAICompatProvider(
+            "redline-serve", srv.base_url, model, "bench", read_timeout=case_timeout_s
+        )
         aider = AiderRunner(srv.base_url, model, aider=aider_bin)
         try:
             outcome = _run_all(
@@ -144,6 +149,7 @@ def _vs_aider(
                 case_timeout_s=case_timeout_s,
                 run_limit_s=run_limit_s,
                 tick=tick,
+                probe=lambda: speculation_counters(srv.root_url),
             )
         finally:
             aider.close()

@@ -34,7 +34,7 @@ def find_aider(venv: str | Path = ".venv-aider") -> Path:
     candidates += [p / ".venv-aider" / "bin" / "aider" for p in here.parents[:4]]
     for cand in candidates:
         if cand.is_file():
-            return cand
+            return cand.resolve()
     raise ConfigError(
         "aider is not installed: .venv-aider/bin/aider not found",
         hint="run `make bench-setup` (it makes .venv-aider with aider-chat; aider's pins "

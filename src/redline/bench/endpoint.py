@@ -40,6 +40,22 @@ def redline_command() -> list[str]:
     return [sys.executable, "-c", "from redline.cli import main; main()"]
 
 
+def speculation_counters(root_url: str) -> tuple[float, float]:
+    """(drafted, accepted) token totals from the server's ``/metrics``, summed over models."""
+    try:
+        text = httpx.get(f"{root_url}/metrics", timeout=5.0).text
+    except httpx.HTTPError:
+        return 0.0, 0.0
+    drafted = accepted = 0.0
+    for line in text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name.startswith("redline_spec_drafted_tokens_total"):
+            drafted += float(value)
+        elif name.startswith("redline_spec_accepted_tokens_total"):
+            accepted += float(value)
+    return drafted, accepted
+
+
 class ServeProcess:
     """``with ServeProcess("smollm2-135m") as srv: srv.base_url`` -> ``http://127.0.0.1:P/v1``."""
 

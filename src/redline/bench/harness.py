@@ -68,6 +68,9 @@ class CaseResult:
         )
 
 
+Probe = Callable[[], tuple[float, float]]
+
+
 class AgentRunner(Protocol):
     """One agent under test. ``begin`` opens a case's conversation in ``ws``."""
 
@@ -90,8 +93,13 @@ def run_case(
     case_timeout_s: float = 300.0,
     test_timeout_s: float = 60.0,
     workdir: Path | None = None,
+    probe: Probe | None = None,
 ) -> CaseResult:
-    """Both tries of one case; never raises (an agent crash fails the case)."""
+    """Both tries of one case; never raises (an agent crash fails the case).
+
+    ``probe`` reads the endpoint's speculative (drafted, accepted) counters, for
+    agents that cannot report them themselves (aider; redline over HTTP).
+    """
     result = CaseResult(exercise.name, runner.name)
     started = time.monotonic()
     deadline = started + case_timeout_s
@@ -102,8 +110,13 @@ def run_case(
         message = exercise.first_message()
         for try_no in range(1, tries + 1):
             t0 = time.monotonic()
+            before = probe() if probe else None
             stats = runner.attempt(message, try_no, deadline)
             spent = time.monotonic() - t0
+            if probe and before and not stats.drafted_tokens:
+                after = probe()
+                stats.drafted_tokens = int(after[0] - before[0])
+                stats.accepted_tokens = int(after[1] - before[1])
             outcome = run_tests(exercise, ws, test_timeout_s)
             result.test_s += outcome.duration_s
             result.add(stats, spent, outcome.passed, outcome.reason)

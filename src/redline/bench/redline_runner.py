@@ -69,21 +69,28 @@ class RedlineRunner:
         cancel = threading.Event()
         timer = threading.Timer(remaining, cancel.set)
         timer.daemon = True
-        seen = len(agent.history)
+        seen, events_seen = len(agent.history), len(self.events)
         timer.start()
         try:
             result = agent.run(message, cancel=cancel)
         finally:
             timer.cancel()
         turns = agent.history[seen:]
-        stats = TryStats(status=result.status, turns=len(turns))
+        status = (
+            result.status if result.status == "finished" else f"{result.status}: {result.summary}"
+        )
+        stats = TryStats(status=status[:300], turns=len(turns))
         for turn in turns:
-            stats.well_formed = stats.well_formed and bool(turn.get("well_formed", True))
             stats.model_s += float(turn.get("model_s") or 0.0)
             stats.prompt_tokens += int(turn.get("prompt_tokens") or 0)
             stats.completion_tokens += int(turn.get("completion_tokens") or 0)
             stats.drafted_tokens += int(turn.get("drafted_tokens") or 0)
             stats.accepted_tokens += int(turn.get("accepted_tokens") or 0)
+        # A reply cut off by the deadline is a timeout, not a malformed reply.
+        ends = [e for e in self.events[events_seen:] if e.get("type") == "turn_end"]
+        stats.well_formed = all(
+            e.get("well_formed", True) for e in ends if e.get("finish_reason") != "cancelled"
+        )
         if result.status == "format_errors":
             stats.well_formed = False
         return stats
