@@ -92,6 +92,12 @@ class _DrainingServer(uvicorn.Server):
             self._timer.start()
         super().handle_exit(sig, frame)
 
+    async def shutdown(self, sockets: Any = None) -> None:
+        await super().shutdown(sockets)
+        # uvicorn re-raises the captured signal after a shutdown, so the process would
+        # die "by SIGTERM"; the drain completed, so exit 0 instead.
+        self._captured_signals.clear()
+
 
 def serve(settings: ServerSettings, *, log_level: str = "info") -> None:
     """Load the models and serve until SIGTERM/SIGINT."""
@@ -102,7 +108,7 @@ def serve(settings: ServerSettings, *, log_level: str = "info") -> None:
         port=settings.port,
         log_level=log_level,
         timeout_keep_alive=75,
-        timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 5,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 30,  # backstop only
         ws_max_size=settings.max_body_bytes,
         lifespan="on",
     )

@@ -80,7 +80,7 @@ class _Sampling(BaseModel):
     """Fields shared by chat and text completions."""
 
     model_config = _LOOSE
-    model: str
+    model: str = Field(examples=["smollm2-135m"])
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
