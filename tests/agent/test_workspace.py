@@ -88,3 +88,11 @@ def test_list_respects_gitignore_without_git(tmp_path: Path) -> None:
     (tmp_path / "a.log").write_text("")
     (tmp_path / "a.py").write_text("")
     assert Workspace(tmp_path).list_files() == [".gitignore", "a.py"]
+
+
+def test_tools_find_a_file_by_its_unique_tail(sample: Path, tmp_path: Path) -> None:
+    box = ToolBox(Workspace(sample), Checkpoints(sample, base=tmp_path / "cp"), "t/1", "full-auto")
+    outcome = box.call("read", {"path": "pricing.py"})
+    assert outcome.ok and outcome.output.startswith("(no pricing.py; using inventory/pricing.py)")
+    missing = box.call("test", {"path": "nope.py"})
+    assert not missing.ok and "no such file" in missing.output

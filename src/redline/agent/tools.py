@@ -67,9 +67,17 @@ class ToolBox:
         if handler is None:
             return ToolOutcome(f"unknown tool {name!r}", ok=False)
         try:
-            return handler(**args)
+            note = ""
+            if name in ("read", "edit", "test") and args.get("path"):
+                found = self.ws.locate(args["path"])
+                if found != args["path"]:
+                    note = f"(no {args['path']}; using {found})\n"
+                    args = {**args, "path": found}
+            outcome = handler(**args)
         except (WorkspaceError, EditError) as exc:
             return ToolOutcome(f"error: {exc.message}", ok=False)
+        outcome.output = note + outcome.output
+        return outcome
 
     # -- reading -----------------------------------------------------------
     def tool_read(self, path: str, start: int | None = None, end: int | None = None) -> ToolOutcome:
@@ -158,6 +166,8 @@ class ToolBox:
         return ToolOutcome(result.report(), ok=result.exit_code == 0)
 
     def tool_test(self, path: str = "") -> ToolOutcome:
+        if path and not self.ws.resolve(path).exists():
+            return ToolOutcome(f"error: {path}: no such file or folder", ok=False)
         targets = [self.ws.rel(self.ws.resolve(path))] if path else []
         if not self.allowed("run", "run the tests " + (path or "(all)")):
             return ToolOutcome("the user declined to run the tests", ok=False)

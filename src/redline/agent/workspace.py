@@ -54,6 +54,15 @@ class Workspace:
             raise WorkspaceError(f"refused {path!r}: a symlink leads outside the workspace")
         return candidate
 
+    def locate(self, path: str) -> str:
+        """``path``, or the one project file whose path ends with it (small models
+        often drop the folder: ``test_x.py`` for ``tests/test_x.py``)."""
+        if self.resolve(path).exists():
+            return path
+        tail = "/" + path.lstrip("./")
+        hits = [f for f in self.list_files() if f.endswith(tail)]
+        return hits[0] if len(hits) == 1 else path
+
     def rel(self, path: Path) -> str:
         """``path`` as the POSIX-style relative name the model sees."""
         return path.resolve().relative_to(self.root).as_posix() if path.is_absolute() else str(path)
