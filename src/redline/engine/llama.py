@@ -28,6 +28,13 @@ def quiet_llama() -> None:
     """
     level = logging.DEBUG if os.environ.get("REDLINE_LLAMA_LOG") else logging.CRITICAL
     logging.getLogger("llama-cpp-python").setLevel(level)
+    if not os.environ.get("REDLINE_LLAMA_LOG"):
+        llama_cpp.llama_log_set(_drop_log, ctypes.c_void_p(0))
+
+
+@llama_cpp.llama_log_callback
+def _drop_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+    """llama.cpp's own log lines; errors surface as exceptions instead."""
 
 
 def default_threads() -> int:

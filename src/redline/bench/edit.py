@@ -1,0 +1,203 @@
+"""``redline bench edit``: speculative edits against plain decoding, same engine.
+
+Each case asks the model to rewrite a real file with one small change; the
+old file is the predicted output. Both decoders run greedily on the same
+prompt, so their outputs must be identical: the only difference is time. The
+``ceiling`` is what any greedy verifier could gain on this machine: the
+throughput of evaluating a 64-token batch with logits at every position over
+the throughput of one-token decoding, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from importlib import resources
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from redline.engine.engine import Engine
+from redline.engine.types import GenerationRequest
+
+EXAMPLE = '''Each example shows a Python file before and after a requested change. The file \
+after the change is complete and otherwise identical to the file before.
+
+### File: example.py
+### Change: rename the function area to rect_area everywhere
+### Before:
+<<<
+def area(w, h):
+    """Area of a rectangle."""
+    return w * h
+
+
+print(area(2, 3))
+>>>
+### After:
+<<<
+def rect_area(w, h):
+    """Area of a rectangle."""
+    return w * h
+
+
+print(rect_area(2, 3))
+>>>
+
+'''
+
+QUICK_CASES = ("rename-symbol", "change-constant", "delete-block")
+
+
+@dataclass
+class EditCase:
+    id: str
+    file: str
+    instruction: str
+    expect: list[str]
+    absent: list[str]
+
+    def source(self) -> str:
+        return (resources.files("redline.bench") / "data" / "edit" / self.file).read_text()
+
+    def prompt(self) -> str:
+        return (
+            f"{EXAMPLE}### File: {self.file}\n### Change: {self.instruction}\n"
+            f"### Before:\n<<<\n{self.source()}>>>\n### After:\n<<<\n"
+        )
+
+    def applied(self, output: str) -> bool:
+        return all(s in output for s in self.expect) and not any(s in output for s in self.absent)
+
+
+def load_cases(quick: bool = False) -> list[EditCase]:
+    raw = json.loads((resources.files("redline.bench") / "data" / "edit_cases.json").read_text())
+    cases = [EditCase(**c) for c in raw]
+    return [c for c in cases if c.id in QUICK_CASES] if quick else cases
+
+
+def measure_ceiling(engine: Engine, batch: int = 64, repeats: int = 3) -> dict[str, float]:
+    """Batch-with-all-logits throughput over one-token decode throughput."""
+    s = engine.session
+    context = engine.tokenize(load_cases()[0].source(), add_bos=True)[:512]
+    s.truncate(0)
+    s.decode(context, all_logits=False)
+    base = len(s.tokens)
+    singles, batches = [], []
+    probe = context[:batch]
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for tok in probe[:32]:
+            s.decode([tok], all_logits=False)
+        singles.append((time.perf_counter() - t0) / 32)
+        s.truncate(base)
+        t0 = time.perf_counter()
+        s.decode(probe, all_logits=True)
+        batches.append((time.perf_counter() - t0) / len(probe))
+        s.truncate(base)
+    single, per_tok = statistics.median(singles), statistics.median(batches)
+    return {
+        "decode_tok_s": 1 / single,
+        "batch_tok_s": 1 / per_tok,
+        "ceiling": single / per_tok,
+    }
+
+
+def run_case(engine: Engine, case: EditCase) -> dict[str, Any]:
+    old = case.source()
+    n_old = len(engine.tokenize(old))
+    common = dict(prompt=case.prompt(), max_tokens=int(n_old * 1.3) + 64, stop=[">>>"])
+    plain_text, plain, _ = engine.complete(GenerationRequest(**common, speculative=False))
+    spec_text, spec, _ = engine.complete(GenerationRequest(**common, prediction=old))
+    return {
+        "id": case.id,
+        "file": case.file,
+        "output_tokens": spec.completion_tokens,
+        "plain_tok_s": round(plain.decode_tok_s, 2),
+        "spec_tok_s": round(spec.decode_tok_s, 2),
+        "speedup": round(spec.decode_tok_s / plain.decode_tok_s, 3) if plain.decode_tok_s else 0.0,
+        "acceptance_rate": round(spec.acceptance_rate, 4),
+        "drafted_tokens": spec.drafted_tokens,
+        "accepted_tokens": spec.accepted_tokens,
+        "verify_batches": spec.verify_batches,
+        "identical": plain_text == spec_text,
+        "edit_applied": case.applied(spec_text),
+        "plain_s": round(plain.total_s, 3),
+        "spec_s": round(spec.total_s, 3),
+    }
+
+
+def run_edit_bench(
+    model: str = "gemma3-270m", quick: bool = False, json_out: bool = False, progress=None
+) -> dict[str, Any]:
+    """Run every case plain and speculative; print a table (or JSON); return the results."""
+    engine = Engine(model)
+    ceiling = measure_ceiling(engine)
+    rows = []
+    for case in load_cases(quick):
+        rows.append(run_case(engine, case))
+        if progress is not None:
+            progress()
+    speedups = [r["speedup"] for r in rows]
+    result = {
+        "model": engine.name,
+        "machine": f"{platform.machine()}, {engine.n_threads} threads",
+        "mode": "real generation (greedy), prediction = old file",
+        "cases": rows,
+        "median_speedup": round(statistics.median(speedups), 3),
+        "ceiling": round(ceiling["ceiling"], 3),
+        "ceiling_detail": {k: round(v, 2) for k, v in ceiling.items()},
+        "speedup_over_ceiling": round(statistics.median(speedups) / ceiling["ceiling"], 3),
+        "all_identical": all(r["identical"] for r in rows),
+        "edits_applied": sum(r["edit_applied"] for r in rows),
+        "median_acceptance": round(statistics.median(r["acceptance_rate"] for r in rows), 4),
+    }
+    if json_out:
+        print(json.dumps(result, indent=2))
+    else:
+        _print(result)
+    return result
+
+
+def _print(result: dict[str, Any]) -> None:
+    table = Table(title=f"redline bench edit — {result['model']} ({result['machine']})")
+    for col in (
+        "case",
+        "tokens",
+        "plain tok/s",
+        "spec tok/s",
+        "speed-up",
+        "accept",
+        "same",
+        "edit",
+    ):
+        table.add_column(col, justify="right" if col not in ("case",) else "left")
+    for r in result["cases"]:
+        table.add_row(
+            r["id"],
+            str(r["output_tokens"]),
+            f"{r['plain_tok_s']:.1f}",
+            f"{r['spec_tok_s']:.1f}",
+            f"{r['speedup']:.2f}x",
+            f"{r['acceptance_rate']:.0%}",
+            "yes" if r["identical"] else "NO",
+            "yes" if r["edit_applied"] else "no",
+        )
+    console = Console()
+    console.print(table)
+    console.print(
+        f"median speed-up {result['median_speedup']:.2f}x | ceiling {result['ceiling']:.2f}x "
+        f"({result['speedup_over_ceiling']:.0%} of it) | all identical: {result['all_identical']} "
+        f"| edits applied {result['edits_applied']}/{len(result['cases'])}"
+    )
+
+
+def as_json(result: dict[str, Any]) -> str:
+    return json.dumps(result)
+
+
+__all__ = ["EditCase", "load_cases", "measure_ceiling", "run_edit_bench", "asdict"]
