@@ -132,7 +132,7 @@ def _vs_aider(
 ) -> tuple[dict[str, tuple[list[CaseResult], list[str]]], str]:
     """Both agents against one ``redline serve``: the only fair comparison."""
     from redline.bench.aider_runner import AiderRunner, find_aider
-    from redline.bench.endpoint import ServeProcess, speculation_counters
+    from redline.bench.endpoint import ServeProcess, server_counters
     from redline.providers.openai_compat import OpenAICompatProvider
 
     aider_bin = find_aider()  # fail before starting anything
@@ -149,7 +149,7 @@ def _vs_aider(
                 case_timeout_s=case_timeout_s,
                 run_limit_s=run_limit_s,
                 tick=tick,
-                probe=lambda: speculation_counters(srv.root_url),
+                probe=lambda: server_counters(srv.root_url),
             )
         finally:
             aider.close()

@@ -24,6 +24,7 @@ from redline.bench.polyglot import Exercise
 from redline.errors import ConfigError
 
 MALFORMED = "did not conform to the edit format"
+TRUNCATED = "has hit a token limit"
 _TOKENS = re.compile(r"Tokens: ([\d.]+k?) sent(?:, [^,]*)*?, ([\d.]+k?) received")
 
 
@@ -134,6 +135,7 @@ class AiderRunner:
             prompt_tokens=sent,
             completion_tokens=received,
             turns=max(1, text.count("Tokens: ")),
+            truncated_replies=text.count(TRUNCATED),
             status=status,
         )
 

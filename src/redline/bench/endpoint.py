@@ -40,20 +40,30 @@ def redline_command() -> list[str]:
     return [sys.executable, "-c", "from redline.cli import main; main()"]
 
 
-def speculation_counters(root_url: str) -> tuple[float, float]:
-    """(drafted, accepted) token totals from the server's ``/metrics``, summed over models."""
+COUNTERS = {
+    "completion_tokens": "redline_completion_tokens_total",
+    "drafted_tokens": "redline_spec_drafted_tokens_total",
+    "accepted_tokens": "redline_spec_accepted_tokens_total",
+}
+
+
+def server_counters(root_url: str) -> dict[str, float]:
+    """Token counters from the server's ``/metrics``, summed over models.
+
+    Read before and after an agent's try, they meter every agent on the same
+    scale, whatever the agent itself reports.
+    """
+    out = dict.fromkeys(COUNTERS, 0.0)
     try:
         text = httpx.get(f"{root_url}/metrics", timeout=5.0).text
     except httpx.HTTPError:
-        return 0.0, 0.0
-    drafted = accepted = 0.0
+        return out
     for line in text.splitlines():
         name, _, value = line.rpartition(" ")
-        if name.startswith("redline_spec_drafted_tokens_total"):
-            drafted += float(value)
-        elif name.startswith("redline_spec_accepted_tokens_total"):
-            accepted += float(value)
-    return drafted, accepted
+        for key, metric in COUNTERS.items():
+            if name.startswith(metric + "{") or name == metric:
+                out[key] += float(value)
+    return out
 
 
 class ServeProcess:

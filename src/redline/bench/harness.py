@@ -33,6 +33,8 @@ class TryStats:
     drafted_tokens: int = 0
     accepted_tokens: int = 0
     turns: int = 0
+    truncated_replies: int = 0
+    """Replies cut off by the token limit (aider: "hit a token limit")."""
     status: str = ""
 
 
@@ -51,6 +53,7 @@ class CaseResult:
     completion_tokens: int = 0
     drafted_tokens: int = 0
     accepted_tokens: int = 0
+    truncated_replies: int = 0
     tries: list[dict[str, Any]] = field(default_factory=list)
     timed_out: bool = False
     error: str | None = None
@@ -63,12 +66,14 @@ class CaseResult:
         self.completion_tokens += stats.completion_tokens
         self.drafted_tokens += stats.drafted_tokens
         self.accepted_tokens += stats.accepted_tokens
+        self.truncated_replies += stats.truncated_replies
         self.tries.append(
             {**asdict(stats), "seconds": round(seconds, 3), "passed": passed, "tests": outcome}
         )
 
 
-Probe = Callable[[], tuple[float, float]]
+Probe = Callable[[], dict[str, float]]
+"""Server-side token counters (completion, drafted, accepted), read around each try."""
 
 
 class AgentRunner(Protocol):
@@ -97,8 +102,8 @@ def run_case(
 ) -> CaseResult:
     """Both tries of one case; never raises (an agent crash fails the case).
 
-    ``probe`` reads the endpoint's speculative (drafted, accepted) counters, for
-    agents that cannot report them themselves (aider; redline over HTTP).
+    ``probe`` reads the shared endpoint's token counters, so that every agent's
+    completion tokens and speculative acceptance are metered by the same server.
     """
     result = CaseResult(exercise.name, runner.name)
     started = time.monotonic()
@@ -113,10 +118,10 @@ def run_case(
             before = probe() if probe else None
             stats = runner.attempt(message, try_no, deadline)
             spent = time.monotonic() - t0
-            if probe and before and not stats.drafted_tokens:
+            if probe and before is not None:
                 after = probe()
-                stats.drafted_tokens = int(after[0] - before[0])
-                stats.accepted_tokens = int(after[1] - before[1])
+                for key in ("completion_tokens", "drafted_tokens", "accepted_tokens"):
+                    setattr(stats, key, int(after[key] - before[key]))
             outcome = run_tests(exercise, ws, test_timeout_s)
             result.test_s += outcome.duration_s
             result.add(stats, spent, outcome.passed, outcome.reason)
@@ -189,6 +194,7 @@ def summarize(results: list[CaseResult], skipped: list[str]) -> dict[str, Any]:
         "speculative_acceptance": round(sum(r.accepted_tokens for r in results) / drafted, 4)
         if drafted
         else None,
+        "cases_with_truncated_replies": sum(r.truncated_replies > 0 for r in results),
         "timeouts": sum(r.timed_out for r in results),
         "errors": sum(r.error is not None for r in results),
     }

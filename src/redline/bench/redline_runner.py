@@ -91,6 +91,7 @@ class RedlineRunner:
         stats.well_formed = all(
             e.get("well_formed", True) for e in ends if e.get("finish_reason") != "cancelled"
         )
+        stats.truncated_replies = sum(e.get("finish_reason") == "length" for e in ends)
         if result.status == "format_errors":
             stats.well_formed = False
         return stats
