@@ -138,7 +138,7 @@ def _completion(ls: RedlineLanguageServer) -> None:
             label=first[:60] or "redline",
             kind=types.CompletionItemKind.Snippet,
             detail="redline",
-            documentation=types.MarkupContent(types.MarkupKind.Markdown, f"```\n{text}\n```"),
+            documentation=text,
             text_edit=types.TextEdit(here, text),
             insert_text_format=types.InsertTextFormat.PlainText,
             filter_text="",
@@ -168,20 +168,21 @@ def _edits(ls: RedlineLanguageServer) -> None:
     )
     def code_action(
         ls: RedlineLanguageServer, params: types.CodeActionParams
-    ) -> list[types.CodeAction]:
-        r = params.range
-        if r.start == r.end:
+    ) -> list[types.CodeAction | types.Command]:
+        """One action on a non-empty selection; it runs EDIT_COMMAND (which needs the
+        instruction). Clients without code-action literal support get a bare Command."""
+        r, only = params.range, params.context.only
+        if r.start == r.end or (only and not any(_wants_rewrite(k) for k in only)):
             return []
         arguments = [
             {"uri": params.text_document.uri, "range": ls.protocol._converter.unstructure(r)}
         ]
-        return [
-            types.CodeAction(
-                title="Edit with redline…",
-                kind=types.CodeActionKind.RefactorRewrite,
-                command=types.Command("Edit with redline…", EDIT_COMMAND, arguments),
-            )
-        ]
+        title = "Edit with redline…"
+        command = types.Command(title=title, command=EDIT_COMMAND, arguments=arguments)
+        if not _literal_support(ls):
+            return [command]
+        kind = types.CodeActionKind.RefactorRewrite
+        return [types.CodeAction(title=title, kind=kind, command=command)]
 
     @ls.command(EDIT_COMMAND)
     async def edit_selection(ls: RedlineLanguageServer, *args: Any) -> Any:
@@ -235,6 +236,16 @@ def request_invalid(message: str) -> Exception:
     return JsonRpcInvalidParams(message)
 
 
+def _wants_rewrite(kind: str) -> bool:
+    return types.CodeActionKind.RefactorRewrite.value.startswith(kind)
+
+
+def _literal_support(ls: RedlineLanguageServer) -> bool:
+    doc = ls.client_capabilities.text_document
+    action = doc.code_action if doc else None
+    return bool(action and action.code_action_literal_support)
+
+
 def _apply_requested(args: tuple[Any, ...]) -> bool:
     return not (len(args) == 1 and isinstance(args[0], dict) and args[0].get("apply") is False)
 
@@ -260,9 +271,11 @@ async def _ask_instruction(ls: RedlineLanguageServer) -> str:
     window = ls.client_capabilities.window
     if window is None or window.show_message is None:
         raise request_invalid(f"{EDIT_COMMAND} needs an 'instruction' argument")
-    actions = [types.MessageActionItem(title) for title in PRESET_INSTRUCTIONS]
+    actions = [types.MessageActionItem(title=title) for title in PRESET_INSTRUCTIONS]
     params = types.ShowMessageRequestParams(
-        types.MessageType.Info, "redline: how should the selection change?", actions
+        type=types.MessageType.Info,
+        message="redline: how should the selection change?",
+        actions=actions,
     )
     chosen = await ls.window_show_message_request_async(params)
     return chosen.title if chosen else ""

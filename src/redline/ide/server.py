@@ -57,14 +57,14 @@ class RedlineLanguageServer(LanguageServer):
 
     # -- messages to the client -------------------------------------------------
     def log_info(self, text: str) -> None:
-        self.window_log_message(types.LogMessageParams(types.MessageType.Info, text))
+        self.window_log_message(types.LogMessageParams(type=types.MessageType.Info, message=text))
 
     def log_error(self, text: str) -> None:
         log.error(text)
-        self.window_log_message(types.LogMessageParams(types.MessageType.Error, text))
+        self.window_log_message(types.LogMessageParams(type=types.MessageType.Error, message=text))
 
     def show(self, text: str, kind: types.MessageType = types.MessageType.Info) -> None:
-        self.window_show_message(types.ShowMessageParams(kind, text))
+        self.window_show_message(types.ShowMessageParams(type=kind, message=text))
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """pygls' hook for out-of-band errors: log them, never stop."""
