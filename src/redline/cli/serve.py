@@ -17,6 +17,9 @@ def serve_command(
         None, "--api-key", envvar="REDLINE_API_KEY", help="Require Authorization: Bearer KEY."
     ),
     n_ctx: int = typer.Option(8192, "--n-ctx", help="Context length per model."),
+    n_threads: int | None = typer.Option(
+        None, "--n-threads", help="CPU threads per model (default: all available cores)."
+    ),
     max_queue: int = typer.Option(16, "--max-queue", help="Waiting requests per model before 429."),
     max_body_bytes: int = typer.Option(
         4 * 1024 * 1024, "--max-body-bytes", help="Larger request bodies get 413."
@@ -38,6 +41,7 @@ def serve_command(
         port=port,
         api_key=api_key,
         n_ctx=n_ctx,
+        n_threads=n_threads,
         max_queue=max_queue,
         max_body_bytes=max_body_bytes,
         max_tokens_cap=max_tokens_cap,

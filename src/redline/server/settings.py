@@ -23,6 +23,8 @@ class ServerSettings:
     api_key: str | None = None
     """When set, every route but /health needs ``Authorization: Bearer <key>``."""
     n_ctx: int = 8192
+    n_threads: int | None = None
+    """CPU threads per engine; None uses every core this process may run on."""
     max_queue: int = 16
     """Requests allowed to wait per model; one more gets 429 with Retry-After."""
     max_body_bytes: int = 4 * 1024 * 1024

@@ -33,6 +33,12 @@ class Started:
         self.job.cancel()
 
 
+def _load(model: str, settings: ServerSettings) -> Engine:
+    if settings.n_threads is None:
+        return get_engine(model, n_ctx=settings.n_ctx)
+    return Engine(model, n_ctx=settings.n_ctx, n_threads=settings.n_threads)
+
+
 class ServerState:
     """Loads every configured model once and routes requests to its worker."""
 
@@ -40,7 +46,7 @@ class ServerState:
         self.settings = settings
         self.metrics = ServerMetrics()
         self.draining = threading.Event()
-        engines = engines or [get_engine(m, n_ctx=settings.n_ctx) for m in settings.models]
+        engines = engines or [_load(m, settings) for m in settings.models]
         self.workers: dict[str, ModelWorker] = {}
         self.aliases: dict[str, str] = {}
         for spec, engine in zip(settings.models, engines, strict=False):

@@ -1,0 +1,271 @@
+"""``redline bench serve``: redline serve vs llama_cpp.server vs in-process.
+
+Three measurements on the same GGUF, both servers on loopback, greedy decoding:
+
+1. **Streamed chat**: the same prompts through ``redline serve`` and
+   ``python -m llama_cpp.server`` (interleaved, so load drift hits both alike):
+   TTFT and decode tok/s, with the in-process engine as the floor.
+2. **Per-turn overhead**: a cached one-token turn over HTTP/SSE (keep-alive),
+   over one WebSocket, and in-process; overhead = median minus in-process median.
+3. **Edit with prediction**: "rename a function, output the whole file", with
+   the file as ``prediction`` for redline; llama_cpp.server has no prediction.
+
+Tokens are counted by tokenising each output with the same GGUF, so both
+servers are measured alike. Nothing here asserts; it prints and returns.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+from websockets.sync.client import connect
+
+from redline.bench.serve_client import (
+    Turn,
+    inproc_turn,
+    sse_turn,
+    start_llama_cpp,
+    start_redline,
+    threads,
+    ws_turn,
+)
+from redline.engine.engine import Engine
+from redline.engine.models import resolve_model
+
+PROMPTS = [
+    "Write a Python function that checks whether a string is a palindrome.",
+    "Explain what a hash map is in a few sentences.",
+    "List five tips for writing readable code.",
+    "Write a haiku about compilers.",
+]
+
+EDIT_FILE = '''"""Order totals for the shop."""
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Item:
+    name: str
+    price: float
+    quantity: int
+
+
+def compute_total(items: list[Item], tax_rate: float = 0.2) -> float:
+    """Sum of price times quantity, plus tax."""
+    subtotal = sum(item.price * item.quantity for item in items)
+    return round(subtotal * (1 + tax_rate), 2)
+
+
+def cheapest(items: list[Item]) -> Item | None:
+    """The item with the lowest unit price, if any."""
+    return min(items, key=lambda item: item.price, default=None)
+
+
+def describe(items: list[Item]) -> str:
+    lines = [f"{item.quantity} x {item.name} at {item.price:.2f}" for item in items]
+    lines.append(f"total: {compute_total(items):.2f}")
+    return "\\n".join(lines)
+'''
+
+
+def _median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else 0.0
+
+
+def _summary(engine: Engine, turns: list[Turn]) -> dict[str, float]:
+    toks = [len(engine.tokenize(t.text)) for t in turns]
+    return {
+        "ttft_ms": round(_median([t.ttft_s for t in turns]) * 1000, 2),
+        "decode_tok_s": round(
+            _median([t.decode_tok_s(n) for t, n in zip(turns, toks, strict=True)]), 1
+        ),
+        "e2e_tok_s": round(_median([n / t.total_s for t, n in zip(turns, toks, strict=True)]), 1),
+        "total_ms": round(_median([t.total_s for t in turns]) * 1000, 2),
+        "tokens": round(_median([float(n) for n in toks]), 1),
+        "turns": len(turns),
+    }
+
+
+def _chat(prompt: str, max_tokens: int, model: str) -> dict[str, Any]:
+    return {
+        "model": model,
+        "messages": [{"role": "user", "content": prompt}],
+        "max_tokens": max_tokens,
+        "temperature": 0,
+    }
+
+
+def _streamed_chat(engine, http, red, llc, model, prompts, max_tokens, reps) -> dict[str, Any]:
+    runs: dict[str, list[Turn]] = {"redline": [], "llama_cpp": [], "inproc": []}
+    for _ in range(reps):
+        for prompt in prompts:
+            body = _chat(prompt, max_tokens, model)
+            runs["redline"].append(sse_turn(http, red.base, body))
+            runs["llama_cpp"].append(sse_turn(http, llc.base, body))
+            runs["inproc"].append(inproc_turn(engine, body))
+    return {name: _summary(engine, turns) for name, turns in runs.items()}
+
+
+def _overhead(engine, http, red, model, n) -> dict[str, Any]:
+    body = _chat("Reply with one word.", 1, model)
+    runs: dict[str, list[Turn]] = {"inproc": [], "http_sse": [], "websocket": []}
+    with connect(red.base.replace("http://", "ws://") + "/v1/ws", max_size=None) as ws:
+        for _ in range(2):  # warm every path and the prefix cache
+            inproc_turn(engine, body)
+            sse_turn(http, red.base, body)
+            ws_turn(ws, body)
+        for _ in range(n):
+            runs["inproc"].append(inproc_turn(engine, body))
+            runs["http_sse"].append(sse_turn(http, red.base, body))
+            runs["websocket"].append(ws_turn(ws, body))
+    floor = _median([t.total_s for t in runs["inproc"]])
+    floor_ttft = _median([t.ttft_s for t in runs["inproc"]])
+    floor_min = min(t.total_s for t in runs["inproc"])
+    return {
+        name: {
+            "turn_ms": round(_median([t.total_s for t in turns]) * 1000, 3),
+            "overhead_ms": round((_median([t.total_s for t in turns]) - floor) * 1000, 3),
+            "ttft_ms": round(_median([t.ttft_s for t in turns]) * 1000, 3),
+            "ttft_overhead_ms": round((_median([t.ttft_s for t in turns]) - floor_ttft) * 1000, 3),
+            # the fastest turn is the least disturbed by other load on a shared machine
+            "min_overhead_ms": round((min(t.total_s for t in turns) - floor_min) * 1000, 3),
+        }
+        for name, turns in runs.items()
+    }
+
+
+def _edit(engine, http, red, llc, model, reps, quick) -> dict[str, Any]:
+    source = EDIT_FILE if not quick else EDIT_FILE.split("\n\ndef cheapest")[0] + "\n"
+    prompt = (
+        "Rename the function compute_total to calculate_total everywhere in this file. "
+        f"Output the whole file and nothing else.\n\n```python\n{source}```"
+    )
+    max_tokens = len(engine.tokenize(source)) + 48
+    body = _chat(prompt, max_tokens, model)
+    predicted = {**body, "prediction": {"type": "content", "content": source}}
+    runs: dict[str, list[Turn]] = {"redline_prediction": [], "redline_plain": [], "llama_cpp": []}
+    for _ in range(reps):
+        runs["redline_prediction"].append(sse_turn(http, red.base, predicted))
+        runs["redline_plain"].append(sse_turn(http, red.base, body))
+        runs["llama_cpp"].append(sse_turn(http, llc.base, body))
+    out = {name: _summary(engine, turns) for name, turns in runs.items()}
+    out["same_text"] = runs["redline_prediction"][-1].text == runs["redline_plain"][-1].text
+    return out
+
+
+def _ratio(a: float, b: float) -> float:
+    return round(a / b, 2) if b else 0.0
+
+
+def _print(result: dict[str, Any], console: Console) -> None:
+    chat, edit, over = result["chat"], result["edit"], result["overhead"]
+    t = Table(title=f"bench serve: streamed chat ({result['model']})")
+    for col in ("target", "TTFT ms", "decode tok/s", "e2e tok/s", "tokens"):
+        t.add_column(col, justify="right" if col != "target" else "left")
+    for name, s in chat.items():
+        t.add_row(
+            name,
+            f"{s['ttft_ms']:.1f}",
+            f"{s['decode_tok_s']:.1f}",
+            f"{s['e2e_tok_s']:.1f}",
+            f"{s['tokens']:.0f}",
+        )
+    for name, s in edit.items():
+        if isinstance(s, dict):
+            t.add_row(
+                f"edit: {name}",
+                f"{s['ttft_ms']:.1f}",
+                f"{s['decode_tok_s']:.1f}",
+                f"{s['e2e_tok_s']:.1f}",
+                f"{s['tokens']:.0f}",
+            )
+    console.print(t)
+    o = Table(title="per-turn overhead (1-token cached turn, medians)")
+    for col in ("path", "turn ms", "overhead ms", "TTFT ms", "TTFT overhead ms", "min overhead ms"):
+        o.add_column(col, justify="right" if col != "path" else "left")
+    for name, s in over.items():
+        o.add_row(
+            name,
+            f"{s['turn_ms']:.2f}",
+            f"{s['overhead_ms']:.2f}",
+            f"{s['ttft_ms']:.2f}",
+            f"{s['ttft_overhead_ms']:.2f}",
+        )
+    console.print(o)
+    r = result["ratios"]
+    console.print(
+        f"redline/llama_cpp: TTFT {r['ttft']}x, decode tok/s {r['decode_tok_s']}x; "
+        f"edit with prediction vs llama_cpp: decode {r['edit_decode_tok_s']}x, "
+        f"end-to-end {r['edit_e2e']}x; prediction kept the text: {edit['same_text']}"
+    )
+
+
+def run_serve_bench(
+    model: str = "smollm2-135m",
+    quick: bool = False,
+    *,
+    n_ctx: int = 4096,
+    n_threads: int | None = None,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Run the whole benchmark; print rich tables; return JSON-able results.
+
+    ``n_threads`` (default: all cores) is given to both servers and the in-process
+    engine alike; on a shared, busy machine ``n_threads=1`` gives steadier figures,
+    as llama.cpp's thread barriers stall whenever one of its threads is descheduled.
+    """
+    console = console or Console()
+    n_threads = n_threads or threads()
+    _, gguf = resolve_model(model)
+    reps, max_tokens, n_over = (1, 48, 8) if quick else (3, 128, 30)
+    prompts = PROMPTS[:2] if quick else PROMPTS
+    engine = Engine(model, n_ctx=n_ctx, n_threads=n_threads)
+    logs = Path(tempfile.mkdtemp(prefix="redline-bench-serve-"))
+    red = start_redline(model, n_ctx, n_threads, logs / "redline.log")
+    try:
+        llc = start_llama_cpp(gguf, n_ctx, n_threads, logs / "llama_cpp.log")
+    except BaseException:
+        red.stop()
+        raise
+    try:
+        with httpx.Client(timeout=600) as http:
+            name = engine.name
+            for target in (red, llc):  # warm-up: page the model in everywhere
+                sse_turn(http, target.base, _chat("Hello", 4, name))
+            inproc_turn(engine, _chat("Hello", 4, name))
+            chat = _streamed_chat(engine, http, red, llc, name, prompts, max_tokens, reps)
+            over = _overhead(engine, http, red, name, n_over)
+            edit = _edit(engine, http, red, llc, name, reps, quick)
+    finally:
+        red.stop()
+        llc.stop()
+    result: dict[str, Any] = {
+        "model": engine.name,
+        "quick": quick,
+        "threads": n_threads,
+        "chat": chat,
+        "overhead": over,
+        "edit": edit,
+        "ratios": {
+            "ttft": _ratio(chat["redline"]["ttft_ms"], chat["llama_cpp"]["ttft_ms"]),
+            "decode_tok_s": _ratio(
+                chat["redline"]["decode_tok_s"], chat["llama_cpp"]["decode_tok_s"]
+            ),
+            "edit_decode_tok_s": _ratio(
+                edit["redline_prediction"]["decode_tok_s"], edit["llama_cpp"]["decode_tok_s"]
+            ),
+            "edit_e2e": _ratio(
+                edit["llama_cpp"]["total_ms"], edit["redline_prediction"]["total_ms"]
+            ),
+            "ttft_overhead_ms": round(chat["redline"]["ttft_ms"] - chat["inproc"]["ttft_ms"], 2),
+        },
+    }
+    _print(result, console)
+    return result
