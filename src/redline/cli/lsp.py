@@ -20,7 +20,7 @@ def lsp(
     from redline.ide.server import build_server, serve_stdio
 
     if log_file is not None:
-        logging.basicConfig(filename=str(log_file), level=logging.DEBUG)
+        logging.basicConfig(filename=str(log_file), level=logging.INFO)
     server = build_server()
     if tcp is not None:
         if not 0 < tcp < 65536:

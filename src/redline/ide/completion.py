@@ -110,12 +110,13 @@ def complete_with_engine(
     context_lines: int,
     suffix_lines: int,
     cancel: threading.Event,
-    deadline_s: float = 0.0,
+    deadline_at: float = 0.0,
 ) -> Completion:
     """Run one completion on the engine (worker thread); stops at the boundary.
 
-    Past ``deadline_s`` (0: none) generation stops and only the complete lines
-    written so far are offered: a late suggestion is a useless one.
+    At ``deadline_at`` (a ``time.perf_counter()`` instant; 0: none) generation
+    stops and only the complete lines written so far are offered: a late
+    suggestion is a useless one.
     """
     start = time.perf_counter()
     if engine.has_fim:
@@ -137,7 +138,7 @@ def complete_with_engine(
             if boundary.feed(chunk.text):
                 finish = "boundary"
                 break
-            if deadline_s and time.perf_counter() - start > deadline_s:
+            if deadline_at and time.perf_counter() > deadline_at:
                 finish = "deadline"
                 boundary.keep_whole_lines()
                 break
@@ -175,7 +176,7 @@ def complete_with_provider(
     context_lines: int,
     suffix_lines: int,
     cancel: threading.Event,
-    deadline_s: float = 0.0,
+    deadline_at: float = 0.0,
 ) -> Completion:
     """Run one completion through any provider (worker thread); no deadline (remote
     providers answer whole replies here)."""

@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
 
 from redline.errors import RedlineError
 from redline.ide.editing import (
@@ -226,14 +227,8 @@ def _edit_arguments(
     try:
         rng = ls.protocol._converter.structure(raw_range, types.Range)
     except Exception as exc:
-        raise request_invalid(f"'range' is not an LSP Range: {exc}") from None
+        raise JsonRpcInvalidParams(f"'range' is not an LSP Range: {exc}") from None
     return uri, rng, instruction.strip()
-
-
-def request_invalid(message: str) -> Exception:
-    from pygls.exceptions import JsonRpcInvalidParams
-
-    return JsonRpcInvalidParams(message)
 
 
 def _wants_rewrite(kind: str) -> bool:
@@ -270,7 +265,7 @@ async def _ask_instruction(ls: RedlineLanguageServer) -> str:
     """No instruction given: offer presets with window/showMessageRequest."""
     window = ls.client_capabilities.window
     if window is None or window.show_message is None:
-        raise request_invalid(f"{EDIT_COMMAND} needs an 'instruction' argument")
+        raise JsonRpcInvalidParams(f"{EDIT_COMMAND} needs an 'instruction' argument")
     actions = [types.MessageActionItem(title=title) for title in PRESET_INSTRUCTIONS]
     params = types.ShowMessageRequestParams(
         type=types.MessageType.Info,

@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from typing import Any
 
 from lsprotocol import types
@@ -118,6 +119,7 @@ class RedlineLanguageServer(LanguageServer):
     async def complete(self, uri: str, position: types.Position) -> str:
         """Debounced, superseding completion at ``position`` ('' when superseded)."""
         cancel = self.supersede.take()
+        arrived = time.perf_counter()
         try:
             await asyncio.sleep(self.settings.debounce_ms / 1000)
             if cancel.is_set():
@@ -125,8 +127,9 @@ class RedlineLanguageServer(LanguageServer):
                 return ""
             ctx = self.context_at(uri, position)
             settings, backends = self.settings, self.get_backends()
+            deadline_at = arrived + settings.deadline_ms / 1000 if settings.deadline_ms else 0.0
             result = await self.worker.run(
-                self._complete_sync, backends, settings, ctx, cancel, cancel=cancel
+                self._complete_sync, backends, settings, ctx, cancel, deadline_at, cancel=cancel
             )
         except asyncio.CancelledError:
             cancel.set()  # $/cancelRequest: stop the generation too
@@ -160,13 +163,14 @@ class RedlineLanguageServer(LanguageServer):
         settings: IdeSettings,
         ctx: CompletionContext,
         cancel: threading.Event,
+        deadline_at: float,
     ) -> Completion:
         options = {
             "max_tokens": settings.max_tokens,
             "context_lines": settings.context_lines,
             "suffix_lines": settings.suffix_lines,
             "cancel": cancel,
-            "deadline_s": settings.deadline_ms / 1000,
+            "deadline_at": deadline_at,
         }
         if cancel.is_set():
             return Completion("", 0.0, "cancelled")

@@ -33,8 +33,9 @@ class IdeSettings:
     """Most tokens one inline completion may generate (it usually stops sooner)."""
     edit_max_tokens: int = 1024
     """Most tokens one rewrite of a selection may generate."""
-    deadline_ms: int = 1500
-    """Stop generating after this long and offer the whole lines written so far (0: no limit)."""
+    deadline_ms: int = 1300
+    """From the request's arrival: stop generating then and offer the whole lines written
+    so far (0: no limit). Debounce and waiting for the model count against it."""
     debounce_ms: int = 60
     """Wait this long after a completion request; a newer request in the meantime wins."""
     diagnostics: bool = True
