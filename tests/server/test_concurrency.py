@@ -25,29 +25,47 @@ def _wait_idle(http: httpx.Client) -> None:
     assert _metric(http, "redline_active_generations") == 0
 
 
-def test_eight_concurrent_streams_complete_with_correct_text(server: Server) -> None:
-    prompts = [[{"role": "user", "content": f"Say the word {w}."}] for w in ("blue", "green")]
-    sync = openai.OpenAI(base_url=server.v1, api_key=API_KEY, timeout=300, max_retries=0)
-    expected = [
-        sync.chat.completions.create(model=MODEL, messages=p, max_tokens=8, temperature=0)
-        .choices[0]
-        .message.content
-        for p in prompts
-    ]
-
-    async def one(aclient: openai.AsyncOpenAI, i: int) -> str:
+async def _stream_all(server: Server, prompts: list[list[dict]]) -> list[str]:
+    async def one(aclient: openai.AsyncOpenAI, messages: list[dict]) -> str:
         stream = await aclient.chat.completions.create(
-            model=MODEL, messages=prompts[i % 2], max_tokens=8, temperature=0, stream=True
+            model=MODEL, messages=messages, max_tokens=8, temperature=0, stream=True
         )
         return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
 
-    async def main() -> list[str]:
-        aclient = openai.AsyncOpenAI(base_url=server.v1, api_key=API_KEY, timeout=300)
-        async with aclient:
-            return await asyncio.gather(*(one(aclient, i) for i in range(8)))
+    aclient = openai.AsyncOpenAI(base_url=server.v1, api_key=API_KEY, timeout=300)
+    async with aclient:
+        return await asyncio.gather(*(one(aclient, p) for p in prompts))
 
-    texts = asyncio.run(main())
-    assert texts == [expected[i % 2] for i in range(8)]
+
+def test_eight_concurrent_streams_complete_with_correct_text(server: Server) -> None:
+    """Same greedy prompt, same text, for all 8 clients at once.
+
+    The reference is taken after a warm-up of the same prompt, so every run starts
+    from the same prefix-cache state: the engine's greedy output can depend on how
+    much of a prompt came from the cache (llama.cpp numerics; reported to the lead),
+    which is not what this server test is about.
+    """
+    messages = [{"role": "user", "content": "Say the word blue."}]
+    sync = openai.OpenAI(base_url=server.v1, api_key=API_KEY, timeout=300, max_retries=0)
+    for _ in range(2):
+        expected = (
+            sync.chat.completions.create(
+                model=MODEL, messages=messages, max_tokens=8, temperature=0
+            )
+            .choices[0]
+            .message.content
+        )
+    texts = asyncio.run(_stream_all(server, [messages] * 8))
+    assert texts == [expected] * 8
+
+
+def test_concurrent_streams_do_not_cross(server: Server) -> None:
+    words = ["blue", "green", "red", "yellow"] * 2
+    prompts = [[{"role": "user", "content": f"Say the word {w}."}] for w in words]
+    texts = asyncio.run(_stream_all(server, prompts))
+    for word, text in zip(words, texts, strict=True):
+        others = set(words) - {word}
+        assert word in text.lower() and not any(o in text.lower() for o in others), text
 
 
 def test_disconnect_cancels_generation(server: Server, http: httpx.Client) -> None:
