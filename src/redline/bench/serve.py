@@ -197,13 +197,16 @@ def _print(result: dict[str, Any], console: Console) -> None:
             f"{s['overhead_ms']:.2f}",
             f"{s['ttft_ms']:.2f}",
             f"{s['ttft_overhead_ms']:.2f}",
+            f"{s['min_overhead_ms']:.2f}",
         )
     console.print(o)
     r = result["ratios"]
     console.print(
         f"redline/llama_cpp: TTFT {r['ttft']}x, decode tok/s {r['decode_tok_s']}x; "
         f"edit with prediction vs llama_cpp: decode {r['edit_decode_tok_s']}x, "
-        f"end-to-end {r['edit_e2e']}x; prediction kept the text: {edit['same_text']}"
+        f"end-to-end tok/s {r['edit_e2e_tok_s']}x, wall time {r['edit_e2e']}x; "
+        f"prediction kept the text: {edit['same_text']}; "
+        f"redline TTFT over in-process: {r['ttft_overhead_ms']} ms"
     )
 
 
@@ -260,6 +263,9 @@ def run_serve_bench(
             ),
             "edit_decode_tok_s": _ratio(
                 edit["redline_prediction"]["decode_tok_s"], edit["llama_cpp"]["decode_tok_s"]
+            ),
+            "edit_e2e_tok_s": _ratio(
+                edit["redline_prediction"]["e2e_tok_s"], edit["llama_cpp"]["e2e_tok_s"]
             ),
             "edit_e2e": _ratio(
                 edit["llama_cpp"]["total_ms"], edit["redline_prediction"]["total_ms"]
