@@ -124,6 +124,10 @@ class AiderRunner:
             os.killpg(proc.pid, signal.SIGKILL)
             out, _ = proc.communicate()
             status = "time_limit"
+        except BaseException:  # interrupted: never leave aider running behind us
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
         text = out.decode("utf-8", errors="replace")
         self.last_output = text
         if status == "finished" and proc.returncode != 0:

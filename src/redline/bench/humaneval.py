@@ -67,6 +67,7 @@ def _record(attempts: list[Attempt], outcome: RunOutcome, check_s: float) -> dic
         "completion_tokens": sum(a.completion_tokens for a in attempts),
         "prompt_tokens": sum(a.prompt_tokens for a in attempts),
         "test_s": round(outcome.duration_s, 3),
+        "answer": final.raw[:1500],
     }
 
 

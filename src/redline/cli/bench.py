@@ -23,12 +23,21 @@ bench_app = typer.Typer(
 )
 
 
+def _exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so the servers and agents a benchmark started are
+    stopped by their ``finally`` blocks instead of being orphaned."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 @contextmanager
 def _progress(total: int | None, label: str) -> Iterator[Callable[[str], None]]:
     """A rich progress bar on stderr; yields ``tick(description)``."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    _exit_on_sigterm()
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
     with Progress(*columns, TimeElapsedColumn(), console=Console(stderr=True)) as bar:
         task = bar.add_task(label, total=total)
@@ -222,6 +231,7 @@ def all_command(
     from redline.bench.results import print_table
     from redline.bench.suite import run_all
 
+    _exit_on_sigterm()
     summary = run_all(quick, only=only or None)
 
     def table(err: bool) -> None:
@@ -250,6 +260,7 @@ def _delegate(module: str, func: str, plot: str | None):
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         import importlib
+        import inspect
 
         from redline.bench import plots
         from redline.bench.results import save
@@ -259,7 +270,12 @@ def _delegate(module: str, func: str, plot: str | None):
             run = getattr(importlib.import_module(f"redline.bench.{module}"), func)
         except (ImportError, AttributeError) as exc:
             raise ConfigError(f"`redline bench {module}` is not available yet: {exc}") from exc
-        result = run(model, quick=quick, json_out=json_out)
+        accepts = inspect.signature(run).parameters
+        result = run(
+            model, quick=quick, **({"json_out": json_out} if "json_out" in accepts else {})
+        )
+        if json_out and "json_out" not in accepts:
+            sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
         save(result, module)
         if plot:
             getattr(plots, plot)(result)
