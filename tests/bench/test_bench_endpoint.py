@@ -59,3 +59,44 @@ def test_serve_that_exits_fails_with_its_log(monkeypatch):
         srv.start()
     assert "status 3" in info.value.message and "no such model" in info.value.message
     assert not srv.log_path.exists()
+
+
+def test_children_die_with_a_killed_benchmark(tmp_path):
+    """A benchmark killed with SIGKILL runs no cleanup; its server must not outlive it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pid_file = tmp_path / "child.pid"
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time\n"
+            "from redline.bench.sandbox import die_with_parent\n"
+            "c = subprocess.Popen(['sleep', '60'], preexec_fn=die_with_parent)\n"
+            f"open({str(pid_file)!r}, 'w').write(str(c.pid))\n"
+            "time.sleep(60)\n",
+        ]
+    )
+    deadline = time.monotonic() + 30
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    child = int(pid_file.read_text())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    for _ in range(100):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        with open(f"/proc/{child}/stat") as fh:
+            if fh.read().split()[2] == "Z":  # a zombie is dead, awaiting its reaper
+                break
+        time.sleep(0.1)
+    else:
+        os.kill(child, signal.SIGKILL)
+        raise AssertionError("the child outlived its killed parent")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from redline.bench.harness import TryStats
 from redline.bench.polyglot import Exercise
+from redline.bench.sandbox import die_with_parent
 from redline.errors import ConfigError
 
 MALFORMED = "did not conform to the edit format"
@@ -116,6 +117,7 @@ class AiderRunner:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         status = "finished"
         try:

@@ -19,6 +19,7 @@ from types import TracebackType
 
 import httpx
 
+from redline.bench.sandbox import die_with_parent
 from redline.errors import RedlineError
 
 
@@ -97,6 +98,7 @@ class ServeProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=die_with_parent,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
         self._wait_ready()

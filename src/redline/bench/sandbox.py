@@ -63,6 +63,7 @@ def _limiter(limits: Limits) -> Callable[[], None]:
     """The ``preexec_fn``: runs in the child between fork and exec."""
 
     def apply() -> None:
+        die_with_parent()
         mem = limits.memory_mb * 1024 * 1024
         cpu = int(limits.timeout_s) + 2
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
@@ -73,6 +74,22 @@ def _limiter(limits: Limits) -> Callable[[], None]:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
     return apply
+
+
+def die_with_parent() -> None:
+    """``preexec_fn``: the child gets SIGTERM when the benchmark process dies (Linux).
+
+    Keeps a server or agent started by a benchmark from outliving it, even when
+    the benchmark is killed with SIGKILL and no ``finally`` block runs.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the finally blocks still stop children
+        pass
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
