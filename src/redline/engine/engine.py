@@ -10,6 +10,7 @@ through llama.cpp's sampler chain (no speculative sampling rule is used).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from redline.errors import CancelledError, ContextOverflowError, InvalidRequestE
 
 DEFAULT_N_CTX = 8192
 DEFAULT_N_BATCH = 512
+DEFAULT_TIE_MARGIN = float(os.environ.get("REDLINE_TIE_MARGIN", "1.0"))
 
 
 class Engine:
@@ -49,6 +51,7 @@ class Engine:
         self.session = Session(self.llm, n_batch)
         self.chat = ChatTemplate.from_llama(self.llm)
         self.max_draft = min(64, n_batch - 1)
+        self.tie_margin = DEFAULT_TIE_MARGIN
         self._lock = threading.Lock()
         self.last_timings: Timings | None = None
 
@@ -238,12 +241,15 @@ class Engine:
                 continue
             base = len(s.tokens)
             s.decode([last, *draft], all_logits=True)
-            logits = s.logits(len(draft) + 1)
-            accepted = 0
-            while accepted < len(draft) and int(np.argmax(logits[accepted])) == draft[accepted]:
-                accepted += 1
-            model_tok = int(np.argmax(logits[accepted]))
-            s.truncate(base + 1 + accepted)
+            accepted, model_tok = verify_draft(s.logits(len(draft) + 1), draft, self.tie_margin)
+            if model_tok is None:
+                # A near-tie row is not trusted from a batch: re-decode its input token
+                # as the first row of the next batch, where it computes like plain decoding.
+                s.truncate(base + accepted)
+                pending = draft[:accepted]
+            else:
+                s.truncate(base + 1 + accepted)
+                pending = [*draft[:accepted], model_tok]
             tm.drafted_tokens += len(draft)
             tm.accepted_tokens += accepted
             tm.verify_batches += 1
@@ -253,7 +259,6 @@ class Engine:
                 skip = cooldown
             else:
                 cooldown = 0
-            pending = [*draft[:accepted], model_tok]
 
     def _pick(self, sampler: Sampler | None) -> int:
         if sampler is not None:
@@ -266,6 +271,35 @@ class Engine:
         if req.speculative:
             return NgramDrafter(prompt)
         return None
+
+
+def verify_draft(logits: np.ndarray, draft: list[int], margin: float) -> tuple[int, int | None]:
+    """Accept the longest prefix of ``draft`` that matches the argmax of each row.
+
+    Returns ``(accepted, model_token)``; ``model_token`` is the model's own
+    token after the accepted prefix, or None when that row (or an earlier
+    matching one) is a near tie (top-two logits within ``margin``). llama.cpp
+    computes a batch's rows after the first with other kernels than one-token
+    decoding, so their logits differ in the last bits; only where the top two
+    are close can that flip the argmax. Such a row is left for the caller to
+    decode again as the first row of a batch, which computes like plain decoding.
+    """
+    rows = logits.shape[0]
+    best = np.argmax(logits, axis=1)
+    top = logits[np.arange(rows), best].copy()
+    logits[np.arange(rows), best] = -np.inf  # a view of llama.cpp's buffer, reused next decode
+    second = np.max(logits, axis=1)
+    tie = (top - second) < margin
+    accepted = 0
+    while accepted < len(draft):
+        if accepted > 0 and tie[accepted]:
+            return accepted, None
+        if int(best[accepted]) != draft[accepted]:
+            break
+        accepted += 1
+    if accepted > 0 and tie[accepted]:
+        return accepted, None
+    return accepted, int(best[accepted])
 
 
 def _validate(req: GenerationRequest) -> None:

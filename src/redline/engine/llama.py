@@ -11,7 +11,9 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import llama_cpp
@@ -41,19 +43,47 @@ def default_threads() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
+_load_lock = threading.Lock()
+
+
+@contextmanager
+def _no_weight_repacking() -> Iterator[None]:
+    """Load with ``use_extra_bufts = False``.
+
+    Repacked weights (e.g. q4_K_8x8) use one kernel for a single token and
+    another for a batch, so a verify batch would not reproduce one-token
+    decoding bit for bit. The high-level ``Llama`` has no argument for it, so
+    its default-params function is wrapped while the model loads.
+    """
+    original = llama_cpp.llama_cpp.llama_model_default_params
+
+    def params() -> llama_cpp.llama_model_params:
+        p = original()
+        p.use_extra_bufts = False
+        return p
+
+    with _load_lock:
+        llama_cpp.llama_cpp.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            llama_cpp.llama_cpp.llama_model_default_params = original
+
+
 def load_llama(path: Path, *, n_ctx: int, n_threads: int | None, n_batch: int) -> llama_cpp.Llama:
     threads = n_threads or default_threads()
     try:
-        llm = llama_cpp.Llama(
-            model_path=str(path),
-            n_ctx=n_ctx,
-            n_batch=n_batch,
-            n_ubatch=n_batch,
-            n_threads=threads,
-            n_threads_batch=threads,
-            swa_full=True,  # sliding-window layers must keep every position to allow rollback
-            verbose=False,
-        )
+        with _no_weight_repacking():
+            llm = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_batch=n_batch,
+                n_ubatch=n_batch,
+                n_threads=threads,
+                n_threads_batch=threads,
+                swa_full=True,  # sliding-window layers must keep every position to allow rollback
+                verbose=False,
+            )
     except (ValueError, RuntimeError, OSError) as exc:
         raise ModelLoadError(
             f"cannot load {path}: {exc}",
