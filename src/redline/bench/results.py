@@ -90,4 +90,7 @@ def print_table(
         table.add_column(col, justify="left" if col == columns[0] else "right")
     for row in rows:
         table.add_row(*(fmt(c) for c in row))
-    Console(highlight=False, stderr=err).print(table)
+    console = Console(highlight=False, stderr=err)
+    if not console.is_terminal:  # piped or logged: do not squeeze columns into 80 chars
+        console = Console(highlight=False, stderr=err, width=160)
+    console.print(table)
