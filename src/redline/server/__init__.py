@@ -7,7 +7,19 @@ Layout (after llama-cpp-python's server): ``settings`` (configuration),
 ``middleware`` (auth, body limit), ``metrics`` and ``errors``.
 """
 
-from redline.server.app import create_app, serve
-from redline.server.settings import ServerSettings
+from typing import Any
 
 __all__ = ["ServerSettings", "create_app", "serve"]
+
+
+def __getattr__(name: str) -> Any:
+    """Lazy exports: ``redline --help`` must not pay for importing FastAPI."""
+    if name in ("create_app", "serve"):
+        from redline.server import app
+
+        return getattr(app, name)
+    if name == "ServerSettings":
+        from redline.server.settings import ServerSettings
+
+        return ServerSettings
+    raise AttributeError(name)
