@@ -2,6 +2,8 @@
 # Run redline's agent on a scratch copy of the sample project (never on the repo itself).
 set -euo pipefail
 redline=${1:-redline}
+# Resolve before changing directory: the caller may pass a relative path.
+if [[ "$redline" == */* ]]; then redline=$(cd "$(dirname "$redline")" && pwd)/$(basename "$redline"); fi
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
