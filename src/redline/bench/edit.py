@@ -14,7 +14,7 @@ import json
 import platform
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -194,10 +194,3 @@ def _print(result: dict[str, Any]) -> None:
         f"({result['speedup_over_ceiling']:.0%} of it) | all identical: {result['all_identical']} "
         f"| edits applied {result['edits_applied']}/{len(result['cases'])}"
     )
-
-
-def as_json(result: dict[str, Any]) -> str:
-    return json.dumps(result)
-
-
-__all__ = ["EditCase", "load_cases", "measure_ceiling", "run_edit_bench", "asdict"]

@@ -26,7 +26,6 @@ class NgramIndex:
     def __init__(self, max_n: int) -> None:
         self.max_n = max_n
         self.tokens: list[int] = []
-        self.last: dict[tuple[int, ...], int] = {}
         self.first_after: dict[tuple[int, ...], list[int]] = defaultdict(list)
 
     def add(self, token: int) -> None:

@@ -10,6 +10,7 @@ through llama.cpp's sampler chain (no speculative sampling rule is used).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -21,8 +22,9 @@ import numpy as np
 
 from redline.engine.chat import ChatTemplate
 from redline.engine.drafts import AdaptiveK, Drafter, NgramDrafter, PredictionDrafter
+from redline.engine.inspect import model_info, vocab_has_fim
 from redline.engine.llama import Session, default_threads, load_llama
-from redline.engine.models import EMBEDDED, check_gguf, resolve_model
+from redline.engine.models import check_gguf, resolve_model
 from redline.engine.sampling import Sampler
 from redline.engine.text import StopScanner
 from redline.engine.types import Chunk, FinishReason, GenerationRequest, ModelInfo, Timings
@@ -62,32 +64,10 @@ class Engine:
 
     @property
     def has_fim(self) -> bool:
-        v = self.session.vocab
-        return all(
-            f(v) >= 0
-            for f in (
-                llama_cpp.llama_vocab_fim_pre,
-                llama_cpp.llama_vocab_fim_suf,
-                llama_cpp.llama_vocab_fim_mid,
-            )
-        )
+        return vocab_has_fim(self.session.vocab)
 
     def info(self) -> ModelInfo:
-        meta = self.llm.metadata
-        ctx_train = llama_cpp.llama_model_n_ctx_train(self.llm._model.model)
-        embedded = self.name in EMBEDDED
-        return ModelInfo(
-            name=self.name,
-            path=str(self.path),
-            size_bytes=Path(self.path).stat().st_size,
-            embedded=embedded,
-            n_ctx_train=int(ctx_train),
-            chat_template="tokenizer.chat_template" in meta,
-            fim=self.has_fim,
-            description=EMBEDDED[self.name].description
-            if embedded
-            else meta.get("general.name", ""),
-        )
+        return model_info(self.name, Path(self.path), self.llm)
 
     # -- tokens -----------------------------------------------------------------
     def tokenize(self, text: str, *, add_bos: bool = False, special: bool = False) -> list[int]:
@@ -134,6 +114,9 @@ class Engine:
         iterator ends or is closed, so callers must exhaust or ``close()`` it."""
         _validate(req)
         tokens = self.prompt_tokens(req)
+        if req.messages is not None and not self.chat.native:
+            # The plain transcript layout of template-less models ends a turn at "User:".
+            req = dataclasses.replace(req, stop=[*req.stop, *self.chat.stop])
         with self._lock:
             yield from self._run(req, tokens)
 
