@@ -167,3 +167,39 @@ def test_session_log_rebuilds_the_conversation(sample: Path, tmp_path: Path) -> 
     agent.run("hello")
     log.close()
     assert load_messages("s-test", folder=tmp_path) == agent.messages
+
+
+def test_repeated_identical_calls_are_not_rerun_and_end_the_task(sample: Path) -> None:
+    test = {"calls": [{"name": "test", "arguments": {}}]}
+    events: list[dict[str, Any]] = []
+    agent, provider = make_agent(sample, [test] * 6, events=events, max_steps=10)
+    result = agent.run("fix it")
+    assert (result.status, result.exit_code, result.turns) == ("loop", 3, 4)
+    assert [e["name"] for e in events if e["type"] == "tool_result"] == ["test"]
+    assert [e["count"] for e in events if e["type"] == "repeated_call"] == [1, 2, 3]
+    assert "You already called test" in provider.requests[2].messages[-1]["content"]
+
+
+def test_a_call_repeated_after_an_edit_runs_again(sample: Path) -> None:
+    test = {"calls": [{"name": "test", "arguments": {}}]}
+    fix = {
+        "calls": [
+            {
+                "name": "edit",
+                "arguments": {
+                    "path": "inventory/pricing.py",
+                    "edits": [
+                        {
+                            "search": "(1 - discount_percent)",
+                            "replace": "(1 - discount_percent / 100)",
+                        }
+                    ],
+                },
+            }
+        ]
+    }
+    events: list[dict[str, Any]] = []
+    agent, _ = make_agent(sample, [test, fix, test], events=events, max_steps=3)
+    agent.run("fix it")
+    assert [e["name"] for e in events if e["type"] == "tool_result"] == ["test", "edit", "test"]
+    assert not [e for e in events if e["type"] == "repeated_call"]

@@ -10,6 +10,7 @@ repeated malformed replies, a provider error, or ``cancel``.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -215,9 +216,37 @@ class Agent:
                 if result is not None:
                     return result
                 continue
+            if self._is_repeat(st, call):
+                st.repeats += 1
+                self.emit("repeated_call", turn=stats.turn, name=call.name, count=st.repeats)
+                if st.repeats >= self.config.max_repeats:
+                    return self._stop(
+                        st, "loop", f"the model repeated {call.name} with no progress"
+                    )
+                observations.append((call, render("repeated_call.md", tool=call.name)))
+                continue
+            st.repeats = 0
             observations.append((call, self._execute(box, st, stats, call)))
+            if call.name == "run":  # a shell command may have changed the tree
+                st.runs += 1
+            st.seen_calls[self._call_key(call)] = st.changes + st.runs
         self._observe(observations)
         return None
+
+    @staticmethod
+    def _is_repeat(st: TaskState, call: ToolCall) -> bool:
+        """True when the same call already ran and no edit or command ran since.
+
+        Small models loop: they re-run ``test`` or re-read a file forever. The
+        result cannot have changed, so the call is not run again; the model is
+        told so, and after ``max_repeats`` such calls in a row the task stops
+        instead of burning its whole step budget.
+        """
+        return st.seen_calls.get(Agent._call_key(call)) == st.changes + st.runs
+
+    @staticmethod
+    def _call_key(call: ToolCall) -> str:
+        return call.name + json.dumps(call.arguments, sort_keys=True, default=str)
 
     def _execute(self, box: ToolBox, st: TaskState, stats: TurnStats, call: ToolCall) -> str:
         start = time.perf_counter()

@@ -13,6 +13,7 @@ EXIT_CODES = {
     "step_limit": 3,
     "time_limit": 3,
     "format_errors": 4,
+    "loop": 3,
     "interrupted": 130,
 }
 
@@ -27,6 +28,8 @@ class AgentConfig:
     """Tokens per model reply."""
     max_format_errors: int = 3
     """Malformed replies in a row before giving up."""
+    max_repeats: int = 3
+    """Identical tool calls in a row, with no edit between, before giving up."""
     verify_retries: int = 3
     """Times `done` may be refused for failing verification before giving up."""
     run_tests: bool = True
@@ -57,3 +60,7 @@ class TaskState:
     last_verification: Verification | None = None
     changes: int = 0
     verified_key: tuple[frozenset[str], int] | None = None
+    seen_calls: dict[str, int] = field(default_factory=dict)
+    """A tool call's canonical key -> ``changes + runs`` when it last ran."""
+    runs: int = 0
+    repeats: int = 0
