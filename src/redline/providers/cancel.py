@@ -61,12 +61,13 @@ def _ensure_thread() -> None:
 def _run() -> None:
     while True:
         with _lock:
+            # Cleared under the lock, so a new watch's set() is never lost; left set,
+            # the timed wait below would return at once and spin a core.
+            _wake.clear()
             fired = [(k, abort) for k, (event, abort) in _watched.items() if event.is_set()]
             for key, _ in fired:
                 del _watched[key]
             idle = not _watched
-            if idle:
-                _wake.clear()  # under the lock, so a new watch's set() is never lost
         for _, abort in fired:
             # A failed abort only means the read ends at its timeout instead.
             with contextlib.suppress(Exception):
