@@ -36,6 +36,7 @@ def test_scripted_fix_of_the_sample_project(sample: Path, native: bool) -> None:
     assert edit_verification["passed"] and edit_verification["tests"]["passed"]
     if native:
         assert provider.requests[0].tools and provider.requests[0].response_format is None
+        assert provider.requests[0].parallel_tool_calls is False
         assert any(m["role"] == "tool" for m in agent.messages)
     else:
         assert provider.requests[0].tools is None
@@ -203,3 +204,14 @@ def test_a_call_repeated_after_an_edit_runs_again(sample: Path) -> None:
     agent.run("fix it")
     assert [e["name"] for e in events if e["type"] == "tool_result"] == ["test", "edit", "test"]
     assert not [e for e in events if e["type"] == "repeated_call"]
+
+
+def test_a_cut_off_native_answer_is_not_taken_as_the_final_one(sample: Path) -> None:
+    cut = {"text": '{"tool_calls": [{"name": "read", "arguments": {"pa', "finish_reason": "length"}
+    done = {"calls": [{"name": "done", "arguments": {"summary": "ok"}}]}
+    events: list[dict[str, Any]] = []
+    agent, provider = make_agent(sample, [cut, done], native=True, events=events)
+    result = agent.run("look")
+    assert result.status == "finished" and result.turns == 2
+    assert [e["type"] for e in events if e["type"] == "format_error"] == ["format_error"]
+    assert "ended early (length)" in provider.requests[1].messages[-1]["content"]

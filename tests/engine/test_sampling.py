@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
+import llama_cpp
 import pytest
 
-from redline.agent.toolcalls import text_schema
+from redline.agent.toolcalls import openai_tools, text_schema
 from redline.engine.engine import Engine
 from redline.engine.sampling import Sampler
-from redline.engine.structured import schema_grammar
+from redline.engine.structured import schema_grammar, tools_grammar
 from redline.engine.types import GenerationRequest
 
 
@@ -52,3 +53,28 @@ def test_argmax_first_equals_constraining_everything(smollm2_engine: Engine, pro
     assert text.lstrip().startswith("{")
     if len(fast) < 40:  # finished: the whole reply is a tool call
         assert "tool" in json.loads(text)
+
+
+def _grammar_accepts(engine: Engine, grammar: str, text: str) -> bool:
+    """Feed ``text`` token by token through the grammar; False at the first refusal."""
+    sampler = Sampler.for_request(GenerationRequest(prompt="x", grammar=grammar), engine.session)
+    try:
+        for tok in engine.tokenize(text):
+            if not sampler._allowed(tok):
+                return False
+            llama_cpp.llama_sampler_accept(sampler.grammar, tok)
+        return True
+    finally:
+        sampler.close()
+
+
+def test_parallel_tool_calls_false_allows_exactly_one_call(smollm2_engine: Engine) -> None:
+    tools = openai_tools()
+    one = '{"tool_calls": [{"name": "test", "arguments": {}}]}'
+    two = '{"tool_calls": [{"name": "test", "arguments": {}}, {"name": "test", "arguments": {}}]}'
+    single = tools_grammar(tools, "auto", parallel=False)
+    many = tools_grammar(tools, "auto")
+    assert single and many
+    assert _grammar_accepts(smollm2_engine, single, one)
+    assert not _grammar_accepts(smollm2_engine, single, two)
+    assert _grammar_accepts(smollm2_engine, many, two)

@@ -195,7 +195,8 @@ class Agent:
         cancel: threading.Event,
     ) -> RunResult | None:
         if not reply.calls:
-            if self.native and reply.text.strip():  # a plain answer ends a native turn
+            # A plain answer ends a native turn, unless it was cut off.
+            if self.native and reply.text.strip() and reply.well_formed:
                 return self._finish(st, stats, reply.text.strip(), None)
             st.format_errors += 1
             self.emit("format_error", turn=stats.turn, problem=reply.problem)

@@ -47,6 +47,9 @@ def build_request(messages: list[dict[str, Any]], native: bool, max_tokens: int)
     request = ChatRequest(messages=list(messages), max_tokens=max_tokens)
     if native:
         request.tools = openai_tools()
+        # One call per turn: each result is seen before the next step (Codex does
+        # the same), and a small model cannot run a list of calls to the limit.
+        request.parallel_tool_calls = False
     else:
         request.response_format = text_schema()
     return request

@@ -78,8 +78,14 @@ def _chosen(functions: list[dict[str, Any]], tool_choice: Any) -> tuple[list[dic
     raise InvalidRequestError(f"bad tool_choice {tool_choice!r}", param="tool_choice")
 
 
-def tools_schema(tools: list[dict[str, Any]], tool_choice: Any = None) -> dict[str, Any] | None:
-    """The JSON schema of a reply when tools are offered; None if tool_choice is none."""
+def tools_schema(
+    tools: list[dict[str, Any]], tool_choice: Any = None, parallel: bool | None = None
+) -> dict[str, Any] | None:
+    """The JSON schema of a reply when tools are offered; None if tool_choice is none.
+
+    ``parallel=False`` (OpenAI's ``parallel_tool_calls``) allows exactly one call:
+    a small model left free to list calls can repeat one until the token limit.
+    """
     if not tools or tool_choice == "none":
         return None
     functions, allow_content = _chosen(_functions(tools), tool_choice)
@@ -97,7 +103,14 @@ def tools_schema(tools: list[dict[str, Any]], tool_choice: Any = None) -> dict[s
     call = calls[0] if len(calls) == 1 else {"anyOf": calls}
     with_calls = {
         "type": "object",
-        "properties": {"tool_calls": {"type": "array", "items": call, "minItems": 1}},
+        "properties": {
+            "tool_calls": {
+                "type": "array",
+                "items": call,
+                "minItems": 1,
+                **({"maxItems": 1} if parallel is False else {}),
+            }
+        },
         "required": ["tool_calls"],
     }
     if not allow_content:
@@ -110,8 +123,10 @@ def tools_schema(tools: list[dict[str, Any]], tool_choice: Any = None) -> dict[s
     return {"anyOf": [with_calls, content]}
 
 
-def tools_grammar(tools: list[dict[str, Any]] | None, tool_choice: Any = None) -> str | None:
-    schema = tools_schema(tools or [], tool_choice)
+def tools_grammar(
+    tools: list[dict[str, Any]] | None, tool_choice: Any = None, parallel: bool | None = None
+) -> str | None:
+    schema = tools_schema(tools or [], tool_choice, parallel)
     return schema_grammar(schema) if schema else None
 
 

@@ -28,6 +28,8 @@ class ChatRequest:
     prediction: str | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: Any = None
+    parallel_tool_calls: bool | None = None
+    """False: at most one tool call per reply (OpenAI's parameter of the same name)."""
     response_format: dict[str, Any] | None = None
 
 

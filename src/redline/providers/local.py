@@ -72,7 +72,7 @@ class LocalProvider:
         tool_mode = bool(request.tools) and request.tool_choice != "none"
         if tool_mode:
             assert request.tools is not None
-            grammar = tools_grammar(request.tools, request.tool_choice)
+            grammar = tools_grammar(request.tools, request.tool_choice, request.parallel_tool_calls)
             messages = with_tools_prompt(messages, request.tools, request.tool_choice)
         elif request.response_format:
             grammar = response_format_grammar(request.response_format)

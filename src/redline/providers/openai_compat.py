@@ -133,6 +133,8 @@ class OpenAICompatProvider:
             kwargs["tools"] = request.tools
             if request.tool_choice is not None:
                 kwargs["tool_choice"] = request.tool_choice
+            if request.parallel_tool_calls is not None:
+                kwargs["parallel_tool_calls"] = request.parallel_tool_calls
         if request.response_format:
             kwargs["response_format"] = request.response_format
         if request.prediction and self.send_prediction:

@@ -101,7 +101,7 @@ def chat_plan(body: ChatCompletionRequest, settings: ServerSettings) -> ChatPlan
             raise InvalidRequestError(
                 "use either tools or response_format, not both", param="response_format"
             )
-        grammar = structured.tools_grammar(tools, choice)
+        grammar = structured.tools_grammar(tools, choice, body.parallel_tool_calls)
         messages = structured.with_tools_prompt(messages, tools, choice)
     elif body.response_format is not None:
         grammar = structured.response_format_grammar(
