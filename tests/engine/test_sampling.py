@@ -10,7 +10,7 @@ import pytest
 from redline.agent.toolcalls import openai_tools, text_schema
 from redline.engine.engine import Engine
 from redline.engine.sampling import Sampler
-from redline.engine.structured import schema_grammar, tools_grammar
+from redline.engine.structured import render_tools_system_prompt, schema_grammar, tools_grammar
 from redline.engine.types import GenerationRequest
 
 
@@ -78,3 +78,12 @@ def test_parallel_tool_calls_false_allows_exactly_one_call(smollm2_engine: Engin
     assert _grammar_accepts(smollm2_engine, single, one)
     assert not _grammar_accepts(smollm2_engine, single, two)
     assert _grammar_accepts(smollm2_engine, many, two)
+
+
+def test_tools_prompt_gives_signatures_not_schemas() -> None:
+    text = render_tools_system_prompt(openai_tools(), "auto")
+    assert "- edit(path: string, edits: [{search: string, replace: string}]):" in text
+    assert "- read(path: string, start?: integer, end?: integer):" in text
+    assert '"type"' not in text  # no raw JSON schema
+    assert '{"content": "your answer"}' in text
+    assert "content" not in render_tools_system_prompt(openai_tools(), "required").split("\n")[-1]

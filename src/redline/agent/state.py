@@ -28,7 +28,7 @@ class AgentConfig:
     """Tokens per model reply."""
     max_format_errors: int = 3
     """Malformed replies in a row before giving up."""
-    max_repeats: int = 3
+    max_repeats: int = 2
     """Identical tool calls in a row, with no edit between, before giving up."""
     verify_retries: int = 3
     """Times `done` may be refused for failing verification before giving up."""

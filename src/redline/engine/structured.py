@@ -130,12 +130,38 @@ def tools_grammar(
     return schema_grammar(schema) if schema else None
 
 
+def _type_of(schema: dict[str, Any]) -> str:
+    """A JSON schema as a short type expression: ``string``, ``[{search: string}]``."""
+    kind = schema.get("type")
+    if kind == "array":
+        return f"[{_type_of(schema.get('items') or {})}]"
+    if kind == "object" and schema.get("properties"):
+        return "{" + _fields(schema) + "}"
+    if "enum" in schema:
+        return " | ".join(json.dumps(v) for v in schema["enum"])
+    return str(kind or "any")
+
+
+def _fields(schema: dict[str, Any]) -> str:
+    required = set(schema.get("required") or [])
+    return ", ".join(
+        f"{name}{'' if name in required else '?'}: {_type_of(sub)}"
+        for name, sub in (schema.get("properties") or {}).items()
+    )
+
+
 def render_tools_system_prompt(tools: list[dict[str, Any]], tool_choice: Any = None) -> str:
-    """Tell the model which tools exist and the one JSON shape it must answer in."""
+    """Tell the model which tools exist and the one JSON shape it must answer in.
+
+    Signatures, not JSON schemas: the grammar already enforces every argument's
+    exact shape, so the prompt only has to say what each tool is for. The schemas
+    of a typical agent's tools cost a small model ~650 prompt tokens; signatures
+    cost about a third of that, and every turn's first token comes that much sooner.
+    """
     lines = ["You can call these tools:"]
     for fn in _functions(tools):
-        params = json.dumps(fn.get("parameters") or {}, separators=(",", ":"))
-        lines.append(f"- {fn['name']}: {fn.get('description', '').strip()} Parameters: {params}")
+        params = _fields(fn.get("parameters") or {})
+        lines.append(f"- {fn['name']}({params}): {fn.get('description', '').strip()}")
     lines.append(
         'Answer with one JSON object: {"tool_calls": [{"name": TOOL, "arguments": {...}}]}'
     )
