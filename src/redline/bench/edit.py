@@ -107,10 +107,15 @@ def measure_ceiling(engine: Engine, batch: int = 64, repeats: int = 3) -> dict[s
     }
 
 
-def run_case(engine: Engine, case: EditCase) -> dict[str, Any]:
+QUICK_MAX_TOKENS = 320
+"""Quick runs compare the two decoders on the first part of each rewrite only."""
+
+
+def run_case(engine: Engine, case: EditCase, max_tokens: int | None = None) -> dict[str, Any]:
     old = case.source()
     n_old = len(engine.tokenize(old))
-    common = dict(prompt=case.prompt(), max_tokens=int(n_old * 1.3) + 64, stop=[">>>"])
+    budget = int(n_old * 1.3) + 64
+    common = dict(prompt=case.prompt(), max_tokens=min(budget, max_tokens or budget), stop=[">>>"])
     plain_text, plain, _ = engine.complete(GenerationRequest(**common, speculative=False))
     spec_text, spec, _ = engine.complete(GenerationRequest(**common, prediction=old))
     return {
@@ -139,14 +144,15 @@ def run_edit_bench(
     ceiling = measure_ceiling(engine)
     rows = []
     for case in load_cases(quick):
-        rows.append(run_case(engine, case))
+        rows.append(run_case(engine, case, QUICK_MAX_TOKENS if quick else None))
         if progress is not None:
             progress()
     speedups = [r["speedup"] for r in rows]
     result = {
         "model": engine.name,
         "machine": f"{platform.machine()}, {engine.n_threads} threads",
-        "mode": "real generation (greedy), prediction = old file",
+        "mode": "real generation (greedy), prediction = old file"
+        + (f", first {QUICK_MAX_TOKENS} output tokens (quick)" if quick else ""),
         "cases": rows,
         "median_speedup": round(statistics.median(speedups), 3),
         "ceiling": round(ceiling["ceiling"], 3),

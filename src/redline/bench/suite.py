@@ -57,7 +57,7 @@ def steps(quick: bool, tick: Tick) -> list[tuple[str, Callable[[], list[tuple[di
             "latency",
             lambda: [
                 (
-                    run_latency([CHAT_MODEL, BASE_MODEL], repeats=2 if quick else 3, tick=tick),
+                    run_latency([CHAT_MODEL, BASE_MODEL], repeats=1 if quick else 3, tick=tick),
                     "latency",
                 )
             ],
@@ -78,10 +78,10 @@ def steps(quick: bool, tick: Tick) -> list[tuple[str, Callable[[], list[tuple[di
                 (
                     run_agent_bench(
                         CHAT_MODEL,
-                        exercises=2 if quick else 6,
+                        exercises=1 if quick else 6,
                         vs_aider=_aider_available(),
                         case_timeout_s=60.0 if quick else 240.0,
-                        run_limit_s=200.0 if quick else 3600.0,
+                        run_limit_s=120.0 if quick else 3600.0,
                         tick=tick,
                     ),
                     f"agent-{CHAT_MODEL}",
