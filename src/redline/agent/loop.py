@@ -217,7 +217,11 @@ class Agent:
                 if result is not None:
                     return result
                 continue
-            if self._is_repeat(st, call):
+            # Small models loop: they re-run `test` or re-read a file forever. A call
+            # that already ran with no edit or command since cannot give a new result,
+            # so it is not run again; after `max_repeats` in a row the task stops.
+            key = call.name + json.dumps(call.arguments, sort_keys=True, default=str)
+            if st.seen_calls.get(key) == st.changes + st.runs:
                 st.repeats += 1
                 self.emit("repeated_call", turn=stats.turn, name=call.name, count=st.repeats)
                 if st.repeats >= self.config.max_repeats:
@@ -230,24 +234,9 @@ class Agent:
             observations.append((call, self._execute(box, st, stats, call)))
             if call.name == "run":  # a shell command may have changed the tree
                 st.runs += 1
-            st.seen_calls[self._call_key(call)] = st.changes + st.runs
+            st.seen_calls[key] = st.changes + st.runs
         self._observe(observations)
         return None
-
-    @staticmethod
-    def _is_repeat(st: TaskState, call: ToolCall) -> bool:
-        """True when the same call already ran and no edit or command ran since.
-
-        Small models loop: they re-run ``test`` or re-read a file forever. The
-        result cannot have changed, so the call is not run again; the model is
-        told so, and after ``max_repeats`` such calls in a row the task stops
-        instead of burning its whole step budget.
-        """
-        return st.seen_calls.get(Agent._call_key(call)) == st.changes + st.runs
-
-    @staticmethod
-    def _call_key(call: ToolCall) -> str:
-        return call.name + json.dumps(call.arguments, sort_keys=True, default=str)
 
     def _execute(self, box: ToolBox, st: TaskState, stats: TurnStats, call: ToolCall) -> str:
         start = time.perf_counter()

@@ -16,6 +16,7 @@ if the argmax is allowed, no allowed token scores higher.
 from __future__ import annotations
 
 import ctypes
+import math
 
 import llama_cpp
 import numpy as np
@@ -53,8 +54,7 @@ class Sampler:
         self._one_arr = llama_cpp.llama_token_data_array(
             data=ctypes.pointer(self._one), size=1, selected=-1, sorted=False
         )
-        self._cands = np.empty(session.n_vocab, dtype=_TOKEN_DATA)
-        self._ids = np.arange(session.n_vocab, dtype=np.int32)
+        self._cands: np.ndarray | None = None  # built on the first fully constrained step
 
     @classmethod
     def for_request(cls, req: GenerationRequest, session: Session) -> Sampler:
@@ -86,7 +86,7 @@ class Sampler:
         self._one.id, self._one.logit, self._one.p = token, 0.0, 0.0
         self._one_arr.selected = -1
         llama_cpp.llama_sampler_apply(self.grammar, ctypes.byref(self._one_arr))
-        return bool(np.isfinite(self._one.logit))
+        return math.isfinite(self._one.logit)
 
     def sample(self) -> int:
         if self.grammar is None:
@@ -99,8 +99,10 @@ class Sampler:
                 llama_cpp.llama_sampler_accept(self.grammar, token)
                 return token
         # Constrain every candidate, then choose among what the grammar allows.
+        if self._cands is None:
+            self._cands = np.empty(len(logits), dtype=_TOKEN_DATA)
         cands = self._cands
-        cands["id"] = self._ids
+        cands["id"] = np.arange(len(logits), dtype=np.int32)  # the chain may reorder them
         cands["logit"] = logits
         cands["p"] = 0.0
         arr = llama_cpp.llama_token_data_array(

@@ -156,7 +156,7 @@ def render_tools_system_prompt(tools: list[dict[str, Any]], tool_choice: Any = N
     Signatures, not JSON schemas: the grammar already enforces every argument's
     exact shape, so the prompt only has to say what each tool is for. The schemas
     of a typical agent's tools cost a small model ~650 prompt tokens; signatures
-    cost about a third of that, and every turn's first token comes that much sooner.
+    cost ~260 (measured on SmolLM2's tokenizer), and every turn's first token comes sooner.
     """
     lines = ["You can call these tools:"]
     for fn in _functions(tools):
