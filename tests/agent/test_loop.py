@@ -215,3 +215,55 @@ def test_a_cut_off_native_answer_is_not_taken_as_the_final_one(sample: Path) -> 
     assert result.status == "finished" and result.turns == 2
     assert [e["type"] for e in events if e["type"] == "format_error"] == ["format_error"]
     assert "ended early (length)" in provider.requests[1].messages[-1]["content"]
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_a_call_closed_at_the_token_limit_is_well_formed_but_not_run(
+    sample: Path, native: bool
+) -> None:
+    """The engine closes a runaway call's JSON at the limit; half a file is never written."""
+    cut = {
+        "calls": [
+            {
+                "name": "write",
+                "arguments": {"path": "inventory/stock.py", "content": "def add(a, b"},
+            }
+        ],
+        "finish_reason": "length",
+    }
+    done = {"calls": [{"name": "done", "arguments": {"summary": "gave up"}}]}
+    before = snapshot_tree(sample)
+    events: list[dict[str, Any]] = []
+    agent, provider = make_agent(sample, [cut, done], native=native, events=events)
+    result = agent.run("rewrite inventory/stock.py")
+    assert result.status == "finished" and result.turns == 2
+    assert snapshot_tree(sample) == before  # the cut write was not applied
+    assert [e["well_formed"] for e in events if e["type"] == "turn_end"] == [True, True]
+    assert [e["name"] for e in events if e["type"] == "reply_cut"] == ["write"]
+    assert not [e for e in events if e["type"] == "tool_result"]
+    told = provider.requests[1].messages[-1]
+    assert "limit of 1024 tokens" in told["content"] and "not run" in told["content"]
+    assert told["role"] == ("tool" if native else "user")
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_without_tests_the_test_tool_is_not_offered(sample: Path, native: bool) -> None:
+    test = {"calls": [{"name": "test", "arguments": {}}]}
+    done = {"calls": [{"name": "done", "arguments": {"summary": "ok"}}]}
+    events: list[dict[str, Any]] = []
+    agent, provider = make_agent(
+        sample, [test, done], native=native, events=events, run_tests=False
+    )
+    assert agent.run("check").status == "finished"
+    first = provider.requests[0]
+    if native:
+        offered = [t["function"]["name"] for t in first.tools or []]
+    else:
+        variants = (first.response_format or {})["json_schema"]["schema"]["anyOf"]
+        offered = [v["properties"]["tool"]["enum"][0] for v in variants]
+        assert "- test(" not in first.messages[0]["content"]
+        assert "- read(" in first.messages[0]["content"]
+    assert "test" not in offered and {"read", "edit", "write", "done"} <= set(offered)
+    # A provider without grammars may call it anyway: refused, nothing run.
+    result = next(e for e in events if e["type"] == "tool_result")
+    assert not result["ok"] and "no tool 'test'" in result["output"]

@@ -68,6 +68,13 @@ def test_wrong_solution_fails_both_tries_and_try_2_sees_the_test_output():
     assert isinstance(provider, ScriptedProvider)
     second_try = json.dumps(provider.requests[-1].messages)
     assert "unit tests failed" in second_try and "AssertionError" in second_try
+    # Try 1 came with the stub's contents (as aider's does); try 2 with the test output only.
+    stub = (ROOT / "pig-latin" / "pig_latin.py").read_text().rstrip()
+    assert f"pig_latin.py:\n```\n{stub}\n```" in provider.requests[0].messages[-1]["content"]
+    assert "pig_latin.py:\n```" not in provider.requests[-1].messages[-1]["content"]
+    # Tests are hidden, so the agent is not offered a `test` tool.
+    tools = json.dumps(provider.requests[0].response_format)
+    assert '"read"' in tools and '"test"' not in tools
 
 
 def test_tests_are_hidden_from_the_agent_and_restored_before_scoring():

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import llama_cpp
 import pytest
 
 from redline.agent.toolcalls import openai_tools, text_schema
-from redline.engine.engine import Engine
+from redline.engine.engine import CLOSE_MARGIN, Engine
 from redline.engine.sampling import Sampler
 from redline.engine.structured import render_tools_system_prompt, schema_grammar, tools_grammar
 from redline.engine.types import GenerationRequest
@@ -87,3 +88,58 @@ def test_tools_prompt_gives_signatures_not_schemas() -> None:
     assert '"type"' not in text  # no raw JSON schema
     assert '{"content": "your answer"}' in text
     assert "content" not in render_tools_system_prompt(openai_tools(), "required").split("\n")[-1]
+
+
+WRITE_SCHEMA = {
+    "type": "object",
+    "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
+    "required": ["path", "content"],
+    "additionalProperties": False,
+}
+
+
+RUNAWAY = "Write the numbers from 1 to 500, separated by commas, into the file numbers.txt."
+
+
+@pytest.mark.parametrize("engine_name", ["smollm2_engine", "gemma_engine"])
+@pytest.mark.parametrize("max_tokens", [60, 100])
+def test_a_runaway_string_is_closed_at_the_token_budget(
+    engine_name: str, max_tokens: int, request: pytest.FixtureRequest
+) -> None:
+    """Both models run a string to any budget on this task; the reply still parses."""
+    engine: Engine = request.getfixturevalue(engine_name)
+    grammar = schema_grammar(WRITE_SCHEMA)
+    if engine.chat.native:
+        req = GenerationRequest(
+            messages=[{"role": "user", "content": RUNAWAY}], grammar=grammar, max_tokens=max_tokens
+        )
+    else:
+        req = GenerationRequest(prompt=RUNAWAY + " JSON:\n", grammar=grammar, max_tokens=max_tokens)
+    text, timings, finish = engine.complete(req)
+    assert finish == "length"  # cut short, and said so
+    assert max_tokens - CLOSE_MARGIN < timings.completion_tokens <= max_tokens
+    call = json.loads(text)
+    assert set(call) == {"path", "content"}
+    # Before the closing margin nothing was steered: the same budget minus the
+    # margin, without closing, gives the same start (then an unparsable cut).
+    engine.session.truncate(0)
+    short = dataclasses.replace(req, max_tokens=max_tokens - CLOSE_MARGIN)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("redline.engine.engine.CLOSE_MARGIN", 0)
+        cut, _, cut_finish = engine.complete(short)
+    assert cut_finish == "length"
+    assert text.startswith(cut[:-8])
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(cut)
+
+
+def test_a_reply_that_ends_in_time_is_not_steered(smollm2_engine: Engine) -> None:
+    req = GenerationRequest(
+        messages=[{"role": "user", "content": "Write hello world into hello.py."}],
+        grammar=schema_grammar(WRITE_SCHEMA),
+        max_tokens=400,
+    )
+    text, timings, finish = smollm2_engine.complete(req)
+    assert finish == "stop"
+    assert timings.completion_tokens < 400 - CLOSE_MARGIN
+    json.loads(text)

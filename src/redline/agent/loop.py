@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from redline.agent.attach import attach
 from redline.agent.checking import Verification, verify_changes
 from redline.agent.checkpoints import Checkpoints
 from redline.agent.query import (
@@ -31,7 +32,7 @@ from redline.agent.state import EXIT_CODES, AgentConfig, RunResult, TaskState
 from redline.agent.telemetry import TurnStats
 from redline.agent.templates import render
 from redline.agent.toolcalls import ParsedReply, ToolCall, tools_description
-from redline.agent.tools import Approve, ToolBox
+from redline.agent.tools import Approve, ToolBox, ToolOutcome
 from redline.agent.workspace import Workspace
 from redline.providers.base import Provider
 
@@ -90,7 +91,7 @@ class Agent:
         fmt = (
             render("native_format.md")
             if self.native
-            else render("text_format.md", tools=tools_description())
+            else render("text_format.md", tools=tools_description(self.config.tool_names()))
         )
         overview = repo_overview(self.ws, task, self.config.overview_budget)
         return render("system.md", format=fmt, overview=overview, instructions=instructions)
@@ -100,8 +101,15 @@ class Agent:
         self.emit("clear")
 
     # -- one task ----------------------------------------------------------
-    def run(self, task: str, cancel: threading.Event | None = None) -> RunResult:
-        """Carry out ``task`` in this conversation; never raises for model mistakes."""
+    def run(
+        self, task: str, cancel: threading.Event | None = None, files: Sequence[str] = ()
+    ) -> RunResult:
+        """Carry out ``task`` in this conversation; never raises for model mistakes.
+
+        ``files`` (and ``@path`` mentions in the task) are put into the task
+        message; a file that is not in the workspace raises WorkspaceError first.
+        """
+        attached = attach(self.ws, task, files)
         self.tasks_run += 1
         task_id = f"{self.session_id}/{self.tasks_run}"
         cancel = cancel or threading.Event()
@@ -118,7 +126,7 @@ class Agent:
         self.emit("task_start", task=task, task_id=task_id, native_tools=self.native)
         if not self.messages:
             self.add({"role": "system", "content": self.system_prompt(task)})
-        self.add({"role": "user", "content": render("task.md", task=task)})
+        self.add({"role": "user", "content": render("task.md", task=task, files=attached)})
         state = TaskState(started=time.perf_counter())
         result = self._loop(box, state, cancel)
         result.changed = sorted(state.before)
@@ -172,7 +180,9 @@ class Agent:
 
     # -- model -------------------------------------------------------------
     def _query(self, stats: TurnStats, cancel: threading.Event) -> tuple[ParsedReply, Streamed]:
-        request = build_request(self.messages, self.native, self.config.max_tokens)
+        request = build_request(
+            self.messages, self.native, self.config.max_tokens, self.config.tool_names()
+        )
         got = stream_reply(
             self.provider,
             request,
@@ -203,6 +213,15 @@ class Agent:
             if st.format_errors >= self.config.max_format_errors:
                 return self._stop(st, "format_errors", f"malformed replies: {reply.problem}")
             self.add({"role": "user", "content": render("format_error.md", problem=reply.problem)})
+            return None
+        if reply.cut:
+            # Never run a call whose arguments the limit may have cut (half a file).
+            st.format_errors += 1
+            self.emit("reply_cut", turn=stats.turn, name=reply.calls[0].name)
+            if st.format_errors >= self.config.max_format_errors:
+                return self._stop(st, "format_errors", "replies cut at the token limit")
+            note = render("cut_reply.md", limit=str(self.config.max_tokens))
+            self._observe([(call, note) for call in reply.calls])
             return None
         st.format_errors = 0
         observations: list[tuple[ToolCall, str]] = []
@@ -240,7 +259,13 @@ class Agent:
 
     def _execute(self, box: ToolBox, st: TaskState, stats: TurnStats, call: ToolCall) -> str:
         start = time.perf_counter()
-        outcome = box.call(call.name, call.arguments)
+        if call.name in self.config.tool_names():
+            outcome = box.call(call.name, call.arguments)
+        else:  # a provider without grammars may still name a tool it was not offered
+            names = ", ".join(self.config.tool_names())
+            outcome = ToolOutcome(
+                f"error: no tool {call.name!r} here; use one of {names}", ok=False
+            )
         if outcome.model_timings is not None:
             stats.add_timings(outcome.model_timings, primary=False)
             stats.model_s += outcome.model_timings.total_s

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,15 +43,21 @@ class Streamed:
     error: Exception | None = None
 
 
-def build_request(messages: list[dict[str, Any]], native: bool, max_tokens: int) -> ChatRequest:
+def build_request(
+    messages: list[dict[str, Any]],
+    native: bool,
+    max_tokens: int,
+    tools: Collection[str] | None = None,
+) -> ChatRequest:
+    """The turn's request, offering ``tools`` (all when None)."""
     request = ChatRequest(messages=list(messages), max_tokens=max_tokens)
     if native:
-        request.tools = openai_tools()
+        request.tools = openai_tools(tools)
         # One call per turn: each result is seen before the next step (Codex does
         # the same), and a small model cannot run a list of calls to the limit.
         request.parallel_tool_calls = False
     else:
-        request.response_format = text_schema()
+        request.response_format = text_schema(tools)
     return request
 
 
@@ -106,7 +112,10 @@ def parse_reply(native: bool, got: Streamed) -> ParsedReply:
         parsed = ParsedReply(got.text, [], has_text, "" if has_text else "empty reply")
     else:
         parsed = parse_text_reply(got.text)
-    if got.finish in ("length", "cancelled"):
+    if got.finish == "length" and parsed.calls and parsed.well_formed:
+        # The engine closed the JSON at the limit: well formed, but cut short.
+        parsed.cut = True
+    elif got.finish in ("length", "cancelled"):
         parsed.well_formed = False
         parsed.problem = parsed.problem or f"reply ended early ({got.finish})"
     return parsed

@@ -90,6 +90,10 @@ class HumanRenderer:
         self._end_text()
         self.console.print(f"  [yellow]malformed reply:[/] [dim]{_escape(e['problem'])}[/]")
 
+    def on_reply_cut(self, e: dict[str, Any]) -> None:
+        self._end_text()
+        self.console.print(f"  [yellow]{e['name']} reached the token limit: not run[/]")
+
     def on_repeated_call(self, e: dict[str, Any]) -> None:
         self._end_text()
         self.console.print(f"  [yellow]repeated {e['name']} (x{e['count']}): not run again[/]")

@@ -6,7 +6,7 @@ The CLI stays a thin parser over these functions; tests call them directly.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,7 @@ def run_exec(
     approval: str,
     json_mode: bool,
     config: AgentConfig | None = None,
+    files: Sequence[str] = (),
 ) -> RunResult:
     """``redline exec``: one task, headless, events streamed to stdout."""
     from redline.agent.render import HumanRenderer, JsonRenderer
@@ -98,6 +99,6 @@ def run_exec(
             }
         )
     try:
-        return agent.run(task)
+        return agent.run(task, files=files)
     finally:
         log.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from redline.agent.checking import Verification
+from redline.agent.toolcalls import TOOL_SPECS
 
 EXIT_CODES = {
     "finished": 0,
@@ -33,8 +34,13 @@ class AgentConfig:
     verify_retries: int = 3
     """Times `done` may be refused for failing verification before giving up."""
     run_tests: bool = True
+    """Run related tests when verifying; off, the `test` tool is not offered either."""
     overview_budget: int = 3000
     test_command: list[str] | None = None
+
+    def tool_names(self) -> tuple[str, ...]:
+        """The tools the model is offered."""
+        return tuple(s["name"] for s in TOOL_SPECS if self.run_tests or s["name"] != "test")
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,7 +93,12 @@ def _params_schema(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def openai_tools() -> list[dict[str, Any]]:
+def offered(names: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """The specs of the tools ``names`` (all of them when None), in their usual order."""
+    return [s for s in TOOL_SPECS if names is None or s["name"] in names]
+
+
+def openai_tools(names: Collection[str] | None = None) -> list[dict[str, Any]]:
     """The tools in OpenAI function-calling form."""
     return [
         {
@@ -103,11 +109,11 @@ def openai_tools() -> list[dict[str, Any]]:
                 "parameters": _params_schema(s),
             },
         }
-        for s in TOOL_SPECS
+        for s in offered(names)
     ]
 
 
-def text_schema() -> dict[str, Any]:
+def text_schema(names: Collection[str] | None = None) -> dict[str, Any]:
     """``response_format`` for the text format: exactly one call of a known tool."""
     variants = [
         {
@@ -116,16 +122,16 @@ def text_schema() -> dict[str, Any]:
             "required": ["tool", "args"],
             "additionalProperties": False,
         }
-        for s in TOOL_SPECS
+        for s in offered(names)
     ]
     schema = {"anyOf": variants}
     return {"type": "json_schema", "json_schema": {"name": "tool_call", "schema": schema}}
 
 
-def tools_description() -> str:
+def tools_description(names: Collection[str] | None = None) -> str:
     """The tool list for the text-format system prompt."""
     lines = []
-    for s in TOOL_SPECS:
+    for s in offered(names):
         args = ", ".join(f'"{k}"' + ("" if k in s["required"] else "?") for k in s["parameters"])
         lines.append(f"- {s['name']}({args}): {s['description']}")
     return "\n".join(lines)
@@ -147,6 +153,8 @@ class ParsedReply:
     calls: list[ToolCall] = field(default_factory=list)
     well_formed: bool = True
     problem: str = ""
+    cut: bool = False
+    """Parsed, but the token limit ended it: the arguments may be incomplete."""
 
 
 def validate(name: str, args: Any) -> str:

@@ -1,7 +1,8 @@
 """redline's own agent as a benchmark runner: one conversation per case, in-process.
 
-The agent works with ``full-auto`` approval in the case's workspace, with test
-running switched off (the tests are hidden until scoring; its static checks
+The agent works with ``full-auto`` approval in the case's workspace, given the
+instructions and the stub's contents (as aider is), with test running (and so
+the ``test`` tool) switched off (the tests are hidden until scoring; its static checks
 still run after every edit). Try 2 continues the same conversation, as aider's
 protocol does. The per-case deadline is enforced by the agent's own time limit
 and, for a reply still streaming at the deadline, by its cancel event.
@@ -40,10 +41,12 @@ class RedlineRunner:
         self.name = name
         self.agent: Agent | None = None
         self.events: list[dict[str, Any]] = []
+        self.files: tuple[str, ...] = ()
         self._ckpt: Path | None = None
 
     def begin(self, ws: Path, exercise: Exercise) -> None:
         self.events = []
+        self.files = exercise.solution
         self._ckpt = Path(tempfile.mkdtemp(prefix="redline-bench-ckpt-"))
         self.agent = Agent(
             self.provider,
@@ -72,7 +75,9 @@ class RedlineRunner:
         seen, events_seen = len(agent.history), len(self.events)
         timer.start()
         try:
-            result = agent.run(message, cancel=cancel)
+            # Try 1 comes with the stub, as aider's does (its files are in the chat).
+            files = self.files if try_no == 1 else ()
+            result = agent.run(message, cancel=cancel, files=files)
         finally:
             timer.cancel()
         turns = agent.history[seen:]

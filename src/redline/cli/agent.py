@@ -29,6 +29,9 @@ def exec_command(
     max_steps: int = typer.Option(25, "--max-steps", help="Model turns before giving up."),
     max_tokens: int = typer.Option(1024, "--max-tokens", help="Tokens per model reply."),
     no_tests: bool = typer.Option(False, "--no-tests", help="Verify without running tests."),
+    files: list[str] = typer.Option(
+        [], "--file", "-f", help="Put this file into the task (repeatable; @path in TASK too)."
+    ),
 ) -> None:
     """Run one task headless; exit 0 only if it finished and verification passed."""
     from redline.agent.loop import AgentConfig
@@ -39,7 +42,13 @@ def exec_command(
     chosen = select_provider(settings, model=model, provider=provider)
     config = AgentConfig(max_steps=max_steps, max_tokens=max_tokens, run_tests=not no_tests)
     result = run_exec(
-        task, chosen, root, approval=settings.approval, json_mode=json_mode, config=config
+        task,
+        chosen,
+        root,
+        approval=settings.approval,
+        json_mode=json_mode,
+        config=config,
+        files=files,
     )
     if result.exit_code != 0 and not json_mode:
         typer.secho(f"redline: {result.status}: {result.summary}", err=True, fg="red")

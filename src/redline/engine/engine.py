@@ -33,6 +33,8 @@ from redline.errors import CancelledError, ContextOverflowError, InvalidRequestE
 DEFAULT_N_CTX = 8192
 DEFAULT_N_BATCH = 512
 DEFAULT_TIE_MARGIN = float(os.environ.get("REDLINE_TIE_MARGIN", "1.0"))
+CLOSE_MARGIN = 24
+"""Budget tokens left at which a grammar-constrained reply starts closing its JSON."""
 
 
 class Engine:
@@ -169,7 +171,7 @@ class Engine:
         k = AdaptiveK(start=16 if req.prediction else 4, hi=self.max_draft)
         cooldown, skip = 0, 0
         scanner = StopScanner(list(req.stop))
-        pending = [self._pick(sampler)]
+        pending = [self._pick(sampler, max_tokens)]
         first_at: float | None = None
         finish: FinishReason | None = None
         while True:
@@ -178,7 +180,8 @@ class Engine:
             text = ""
             for tok in pending:
                 if s.is_eog(tok):
-                    finish = "stop"
+                    # A grammar closed early to fit the budget: the content was cut.
+                    finish = "length" if sampler is not None and sampler.steered else "stop"
                     break
                 tm.completion_tokens += 1
                 out_tokens.append(tok)
@@ -220,7 +223,7 @@ class Engine:
                 skip -= 1
             if not draft:
                 s.decode([last], all_logits=False)
-                pending = [self._pick(sampler)]
+                pending = [self._pick(sampler, max_tokens - tm.completion_tokens)]
                 continue
             base = len(s.tokens)
             s.decode([last, *draft], all_logits=True)
@@ -243,8 +246,11 @@ class Engine:
             else:
                 cooldown = 0
 
-    def _pick(self, sampler: Sampler | None) -> int:
+    def _pick(self, sampler: Sampler | None, left: int) -> int:
+        """The next token; ``left`` tokens of the budget remain, this one included."""
         if sampler is not None:
+            if sampler.grammar is not None and left <= CLOSE_MARGIN:
+                sampler.closing = True  # finish the JSON rather than cut it mid-string
             return sampler.sample()
         return int(np.argmax(self.session.last_logits()))
 

@@ -107,6 +107,8 @@ class Session:
         self.mem = llama_cpp.llama_get_memory(self.ctx)
         self.batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
         self.tokens: list[int] = []  # tokens whose KV entries are positions 0..len-1
+        self._piece_buf = ctypes.create_string_buffer(64)
+        self._closers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def close(self) -> None:
         if self.batch is not None:
@@ -181,8 +183,28 @@ class Session:
     def is_eog(self, token: int) -> bool:
         return bool(llama_cpp.llama_vocab_is_eog(self.vocab, token))
 
+    def closers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Token masks for closing JSON: has a ``"``; has a ``]``/``}`` and no ``"``; ends.
+
+        Tokens with a backslash count in neither of the first two (an escaped
+        quote stays inside its string). Built once, on first use (a pass over
+        the vocabulary).
+        """
+        if self._closers is None:
+            quotes = np.zeros(self.n_vocab, dtype=bool)
+            brackets = np.zeros(self.n_vocab, dtype=bool)
+            ends = np.zeros(self.n_vocab, dtype=bool)
+            for tok in range(self.n_vocab):
+                text = self.piece(tok)
+                if b"\\" not in text:
+                    quotes[tok] = b'"' in text
+                    brackets[tok] = not quotes[tok] and (b"]" in text or b"}" in text)
+                ends[tok] = self.is_eog(tok)
+            self._closers = (quotes, brackets, ends)
+        return self._closers
+
     def piece(self, token: int) -> bytes:
-        buf = ctypes.create_string_buffer(64)
+        buf = self._piece_buf
         n = llama_cpp.llama_token_to_piece(self.vocab, token, buf, len(buf), 0, False)
         if n < 0:
             buf = ctypes.create_string_buffer(-n)

@@ -11,6 +11,14 @@ every candidate costs more than the model's forward pass on small models (tens
 of milliseconds over a 49k-262k vocabulary); most tokens of a JSON tool call
 are what the model wanted anyway. The result is exactly the constrained argmax:
 if the argmax is allowed, no allowed token scores higher.
+
+Near the end of the token budget a constrained reply *closes* instead of being
+cut mid-JSON (``closing``): among the tokens the grammar allows it takes, inside
+a string, the likeliest one with a quote (which ends the string); outside, the
+end of generation if allowed, else the likeliest ``]``/``}``, else the likeliest
+allowed token (required keys still come, as the grammar demands). A tool call whose string
+ran away then still parses, and the caller, told ``finish_reason: length``,
+knows its content was cut short. Before that point sampling is unchanged.
 """
 
 from __future__ import annotations
@@ -55,6 +63,13 @@ class Sampler:
             data=ctypes.pointer(self._one), size=1, selected=-1, sorted=False
         )
         self._cands: np.ndarray | None = None  # built on the first fully constrained step
+        self.closing = False
+        """Steer the grammar to its shortest end (set by the engine near the budget)."""
+        self.steered = False
+        """Whether closing chose a token other than the constrained argmax (a cut reply)."""
+        self._in_string = False
+        self._escaped = False
+        """Whether closing chose a token other than the constrained argmax (a cut reply)."""
 
     @classmethod
     def for_request(cls, req: GenerationRequest, session: Session) -> Sampler:
@@ -92,13 +107,39 @@ class Sampler:
         if self.grammar is None:
             return int(llama_cpp.llama_sampler_sample(self.chain, self.session.ctx, -1))
         logits = self.session.last_logits()
+        if self.closing:
+            return self._close(logits)
         if self.greedy and self.fast:
             token = int(np.argmax(logits))
             if self._allowed(token):
                 self.fast_hits += 1
-                llama_cpp.llama_sampler_accept(self.grammar, token)
+                self._accept(token)
                 return token
-        # Constrain every candidate, then choose among what the grammar allows.
+        cands, arr = self._constrain(logits)
+        if self.greedy:
+            token = int(cands["id"][int(np.argmax(cands["logit"]))])
+        else:
+            llama_cpp.llama_sampler_apply(self.chain, ctypes.byref(arr))
+            token = int(cands["id"][arr.selected])
+            llama_cpp.llama_sampler_accept(self.chain, token)
+        self._accept(token)
+        return token
+
+    def _accept(self, token: int) -> None:
+        """Record ``token`` in the grammar, and track whether the JSON is inside a string."""
+        assert self.grammar is not None
+        llama_cpp.llama_sampler_accept(self.grammar, token)
+        for byte in self.session.piece(token):
+            if self._escaped:
+                self._escaped = False
+            elif self._in_string and byte == 0x5C:  # backslash
+                self._escaped = True
+            elif byte == 0x22:  # quote
+                self._in_string = not self._in_string
+
+    def _constrain(self, logits: np.ndarray) -> tuple[np.ndarray, llama_cpp.llama_token_data_array]:
+        """Every candidate through the grammar: refused tokens get logit -inf."""
+        assert self.grammar is not None
         if self._cands is None:
             self._cands = np.empty(len(logits), dtype=_TOKEN_DATA)
         cands = self._cands
@@ -112,13 +153,25 @@ class Sampler:
             sorted=False,
         )
         llama_cpp.llama_sampler_apply(self.grammar, ctypes.byref(arr))
-        if self.greedy:
-            token = int(cands["id"][int(np.argmax(cands["logit"]))])
-        else:
-            llama_cpp.llama_sampler_apply(self.chain, ctypes.byref(arr))
-            token = int(cands["id"][arr.selected])
-            llama_cpp.llama_sampler_accept(self.chain, token)
-        llama_cpp.llama_sampler_accept(self.grammar, token)
+        return cands, arr
+
+    def _close(self, logits: np.ndarray) -> int:
+        """The allowed token that ends the grammar soonest (see the module docstring)."""
+        assert self.grammar is not None
+        cands, _ = self._constrain(logits)
+        scores = cands["logit"]
+        ids = cands["id"]
+        allowed = np.isfinite(scores)
+        quotes, brackets, ends = self.session.closers()
+        pools = (
+            [allowed & quotes[ids]]
+            if self._in_string
+            else [allowed & ends[ids], allowed & brackets[ids]]
+        )
+        pool = next((p for p in pools if p.any()), allowed)
+        token = int(ids[int(np.argmax(np.where(pool, scores, -np.inf)))])
+        self.steered = self.steered or token != int(ids[int(np.argmax(scores))])
+        self._accept(token)
         return token
 
     def close(self) -> None:

@@ -133,7 +133,7 @@ class LocalProvider:
         if tool_mode:
             first_at = time.monotonic()
             calls = yield from _tool_events("".join(buffered))
-            if calls:
+            if calls and finish != "length":
                 finish = "tool_calls"
         yield from self._summary(last.timings, request, started, first_at)
         yield Done(finish)

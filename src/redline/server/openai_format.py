@@ -20,10 +20,11 @@ def new_id(prefix: str) -> str:
 
 def finish_reason(engine_reason: str | None, tool_calls: bool = False) -> str | None:
     """OpenAI finish reasons. 'cancelled' (only seen on shutdown) reads as 'stop'
-    and is flagged in the timings extension."""
+    and is flagged in the timings extension. A tool call cut by the token limit
+    reports 'length' (as OpenAI does), even when its JSON was closed in time."""
     if engine_reason is None:
         return None
-    if tool_calls:
+    if tool_calls and engine_reason != "length":
         return "tool_calls"
     return "length" if engine_reason == "length" else "stop"
 
