@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from redline.engine.drafts import AdaptiveK, NgramDrafter, PredictionDrafter
+from redline.engine.drafts import AdaptiveK, NgramDrafter, PredictionDrafter, SpeedGate
 
 
 def feed(d: PredictionDrafter | NgramDrafter, tokens: list[int]) -> None:
@@ -60,3 +60,31 @@ def test_adaptive_k_grows_and_shrinks() -> None:
     assert k.k == 5
     k.update(5, 0)
     assert k.k == 2
+
+
+def test_speed_gate_pauses_drafting_that_loses_and_probes_again() -> None:
+    gate = SpeedGate(pause=4, max_pause=16)
+    gate.spec_step(3, 0.03)  # 100 tok/s, nothing to compare with yet
+    assert gate.allow()
+    for _ in range(3):
+        gate.plain_step(0.01)  # plain: 100 tok/s
+    gate.spec_step(1, 0.02)  # drafting now yields 50 tok/s on average... below plain
+    assert gate.spec < gate.plain and not gate.allow()
+    for _ in range(4):
+        assert not gate.allow()
+        gate.plain_step(0.01)
+    assert gate.allow()  # the probe
+    gate.spec_step(1, 0.02)  # still losing: a longer pause
+    assert gate.left == 8
+    for _ in range(8):
+        gate.plain_step(0.01)
+    gate.spec_step(6, 0.02)  # 300 tok/s: drafting pays again
+    assert gate.allow() and gate.pause == 4
+
+
+def test_speed_gate_never_pauses_drafting_that_pays() -> None:
+    gate = SpeedGate()
+    gate.plain_step(0.01)
+    for _ in range(50):
+        gate.spec_step(4, 0.02)  # 200 tok/s vs 100
+        assert gate.allow()

@@ -10,7 +10,7 @@ import pytest
 
 from redline.agent.toolcalls import openai_tools, text_schema
 from redline.engine.engine import CLOSE_MARGIN, Engine
-from redline.engine.sampling import Sampler
+from redline.engine.sampling import Sampler, looping
 from redline.engine.structured import render_tools_system_prompt, schema_grammar, tools_grammar
 from redline.engine.types import GenerationRequest
 
@@ -143,3 +143,25 @@ def test_a_reply_that_ends_in_time_is_not_steered(smollm2_engine: Engine) -> Non
     assert finish == "stop"
     assert timings.completion_tokens < 400 - CLOSE_MARGIN
     json.loads(text)
+
+
+def test_looping_needs_many_exact_repeats_of_a_short_pattern() -> None:
+    assert looping([7] * 65)  # the last 64 equal the 64 one token earlier
+    assert not looping([7] * 64)
+    assert looping([1, 2, 3] * 23)  # period 3
+    assert looping(list(range(10)) * 9)  # period 10: 80 tokens + one period
+    assert not looping(list(range(40)) * 3)  # period 40 > the longest looked for
+    assert not looping(list(range(200)))
+    tail = [5, 6] * 40
+    assert looping([9, 9, 1] + tail) and not looping(tail + [9, 9, 1])  # only the end counts
+
+
+def test_a_looping_reply_closes_long_before_the_budget(gemma_engine: Engine) -> None:
+    """Gemma writes "1000000..." into the string; the reply closes once the loop shows."""
+    req = GenerationRequest(
+        prompt=RUNAWAY + " JSON:\n", grammar=schema_grammar(WRITE_SCHEMA), max_tokens=400
+    )
+    text, timings, finish = gemma_engine.complete(req)
+    assert finish == "length"
+    assert timings.completion_tokens < 120  # not 400
+    assert json.loads(text)["content"].startswith("100000")

@@ -216,14 +216,14 @@ class Agent:
             return None
         if reply.cut:
             # Never run a call whose arguments the limit may have cut (half a file).
-            st.format_errors += 1
+            st.cut_replies += 1
             self.emit("reply_cut", turn=stats.turn, name=reply.calls[0].name)
-            if st.format_errors >= self.config.max_format_errors:
-                return self._stop(st, "format_errors", "replies cut at the token limit")
+            if st.cut_replies >= self.config.max_format_errors:
+                return self._stop(st, "token_limit", "replies kept reaching the token limit")
             note = render("cut_reply.md", limit=str(self.config.max_tokens))
             self._observe([(call, note) for call in reply.calls])
             return None
-        st.format_errors = 0
+        st.format_errors = st.cut_replies = 0
         observations: list[tuple[ToolCall, str]] = []
         for call in reply.calls:
             if cancel.is_set():

@@ -14,6 +14,7 @@ EXIT_CODES = {
     "step_limit": 3,
     "time_limit": 3,
     "format_errors": 4,
+    "token_limit": 4,
     "loop": 3,
     "interrupted": 130,
 }
@@ -28,7 +29,7 @@ class AgentConfig:
     max_tokens: int = 1024
     """Tokens per model reply."""
     max_format_errors: int = 3
-    """Malformed replies in a row before giving up."""
+    """Malformed replies (or replies cut at the token limit) in a row before giving up."""
     max_repeats: int = 2
     """Identical tool calls in a row, with no edit between, before giving up."""
     verify_retries: int = 3
@@ -61,6 +62,8 @@ class TaskState:
     started: float
     turns: int = 0
     format_errors: int = 0
+    cut_replies: int = 0
+    """Replies in a row that reached the token limit (well formed, but not run)."""
     verify_failures: int = 0
     before: dict[str, str | None] = field(default_factory=dict)
     last_verification: Verification | None = None

@@ -142,3 +142,51 @@ class AdaptiveK:
             self.k = min(self.hi, self.k * 2)
         else:
             self.k = max(self.lo, min(self.hi, accepted + 2))
+
+
+class SpeedGate:
+    """Draft only while it pays, as measured in this generation.
+
+    Whether verifying drafts beats plain decoding depends on the model, the
+    CPU and the text: an edit mostly repeats its prompt, a chat reply rarely
+    does, and on a small vocabulary a verify batch costs nearly as much per
+    row as a one-token step. So both are timed: output tokens per second of
+    verify steps and of plain steps (moving averages). When drafting's rate
+    falls below plain decoding's, drafting pauses for ``pause`` steps
+    (doubling, up to ``max_pause``, while it keeps losing), then one verify
+    step probes again. Output never changes, only which path computes it.
+    """
+
+    def __init__(self, alpha: float = 0.3, pause: int = 8, max_pause: int = 256) -> None:
+        self.alpha = alpha
+        self.plain = 0.0
+        self.spec = 0.0
+        self.first_pause = pause
+        self.pause = pause
+        self.max_pause = max_pause
+        self.left = 0
+
+    def _ema(self, old: float, new: float) -> float:
+        return new if old == 0.0 else old + self.alpha * (new - old)
+
+    def allow(self) -> bool:
+        return self.left == 0
+
+    def plain_step(self, seconds: float) -> None:
+        if seconds > 0:
+            self.plain = self._ema(self.plain, 1.0 / seconds)
+        if self.left:
+            self.left -= 1
+
+    def spec_step(self, tokens: int, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        self.spec = self._ema(self.spec, tokens / seconds)
+        if not self.plain:
+            return  # nothing to compare with yet
+        if self.spec < self.plain:
+            self.left = self.pause
+            self.pause = min(self.pause * 2, self.max_pause)
+            self.spec = 0.0  # the probe after the pause is judged on its own
+        else:
+            self.pause = self.first_pause

@@ -21,11 +21,17 @@ import llama_cpp
 import numpy as np
 
 from redline.engine.chat import ChatTemplate
-from redline.engine.drafts import AdaptiveK, Drafter, NgramDrafter, PredictionDrafter
+from redline.engine.drafts import (
+    AdaptiveK,
+    Drafter,
+    NgramDrafter,
+    PredictionDrafter,
+    SpeedGate,
+)
 from redline.engine.inspect import model_info, vocab_has_fim
 from redline.engine.llama import Session, default_threads, load_llama
 from redline.engine.models import check_gguf, resolve_model
-from redline.engine.sampling import Sampler
+from redline.engine.sampling import Sampler, looping
 from redline.engine.text import StopScanner
 from redline.engine.types import Chunk, FinishReason, GenerationRequest, ModelInfo, Timings
 from redline.errors import CancelledError, ContextOverflowError, InvalidRequestError
@@ -170,7 +176,10 @@ class Engine:
         drafter = self._drafter(req, prompt) if sampler is None else None
         k = AdaptiveK(start=16 if req.prediction else 4, hi=self.max_draft)
         cooldown, skip = 0, 0
+        gate = SpeedGate()
         scanner = StopScanner(list(req.stop))
+        # A grammar-constrained reply that starts looping closes early (see sampling).
+        written: list[int] | None = [] if sampler is not None and sampler.grammar else None
         pending = [self._pick(sampler, max_tokens)]
         first_at: float | None = None
         finish: FinishReason | None = None
@@ -189,6 +198,10 @@ class Engine:
                 text += piece
                 if drafter is not None:
                     drafter.observe(tok)
+                if written is not None and sampler is not None:
+                    written.append(tok)
+                    if len(written) % 8 == 0 and not sampler.closing and looping(written):
+                        sampler.closing = True
                 if stopped:
                     finish = "stop"
                     break
@@ -217,13 +230,16 @@ class Engine:
             last = pending[-1]
             room = min(max_tokens - tm.completion_tokens, s.n_ctx - len(s.tokens) - 2)
             draft: list[int] = []
-            if drafter is not None and skip == 0 and room > 0:
-                draft = drafter.draft(min(k.k, room))
-            elif skip:
-                skip -= 1
+            if drafter is not None and room > 0:
+                if skip:
+                    skip -= 1
+                elif gate.allow():
+                    draft = drafter.draft(min(k.k, room))
+            step = time.perf_counter()
             if not draft:
                 s.decode([last], all_logits=False)
                 pending = [self._pick(sampler, max_tokens - tm.completion_tokens)]
+                gate.plain_step(time.perf_counter() - step)
                 continue
             base = len(s.tokens)
             s.decode([last, *draft], all_logits=True)
@@ -236,6 +252,7 @@ class Engine:
             else:
                 s.truncate(base + 1 + accepted)
                 pending = [*draft[:accepted], model_tok]
+            gate.spec_step(len(pending), time.perf_counter() - step)
             tm.drafted_tokens += len(draft)
             tm.accepted_tokens += accepted
             tm.verify_batches += 1

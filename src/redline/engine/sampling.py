@@ -19,6 +19,10 @@ end of generation if allowed, else the likeliest ``]``/``}``, else the likeliest
 allowed token (required keys still come, as the grammar demands). A tool call whose string
 ran away then still parses, and the caller, told ``finish_reason: length``,
 knows its content was cut short. Before that point sampling is unchanged.
+The same closing starts early when the reply has fallen into a loop (its last
+tokens repeat with a short period, see :func:`looping`): greedy small models
+write ``search_search_search...`` to any budget, and every token of that is
+time the caller waits for a call it cannot use.
 """
 
 from __future__ import annotations
@@ -35,6 +39,28 @@ from redline.errors import InvalidRequestError
 
 _TOKEN_DATA = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
 assert _TOKEN_DATA.itemsize == ctypes.sizeof(llama_cpp.llama_token_data)
+
+
+LOOP_MAX_PERIOD = 32
+LOOP_MIN_SPAN = 64
+LOOP_MIN_REPEATS = 8
+
+
+def looping(tokens: list[int]) -> bool:
+    """Whether ``tokens`` end in one short pattern repeated over and over.
+
+    True if, for some period p <= 32, the last max(64, 8p) tokens equal the
+    ones p earlier: at least 8 exact repeats and 64 tokens of them, which
+    real code or prose does not do (a 64-token run of one digit would).
+    """
+    n = len(tokens)
+    for p in range(1, LOOP_MAX_PERIOD + 1):
+        span = max(LOOP_MIN_SPAN, LOOP_MIN_REPEATS * p)
+        if n < span + p:
+            break
+        if tokens[n - span :] == tokens[n - span - p : n - p]:
+            return True
+    return False
 
 
 class Sampler:
