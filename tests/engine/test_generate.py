@@ -94,3 +94,14 @@ def test_context_overflow_is_a_clear_error() -> None:
     # the engine still works afterwards
     text, _, _ = small.complete(GenerationRequest(prompt="Hello", max_tokens=4))
     assert text
+
+
+def test_prompt_lookup_is_opt_in(gemma_engine: Engine) -> None:
+    """n-gram drafts only when asked (they can change a greedy reply on this CPU)."""
+    prompt = "a = [1, 2, 3, 4, 5, 6, 7, 8]\nb = [1, 2, 3, 4, 5, 6, 7, 8]\nc = ["
+    _, plain, _ = gemma_engine.complete(GenerationRequest(prompt=prompt, max_tokens=24))
+    assert plain.drafted_tokens == 0
+    _, spec, _ = gemma_engine.complete(
+        GenerationRequest(prompt=prompt, max_tokens=24, speculative=True)
+    )
+    assert spec.drafted_tokens > 0 and spec.verify_batches > 0

@@ -136,7 +136,9 @@ def _vs_aider(
     from redline.providers.openai_compat import OpenAICompatProvider
 
     aider_bin = find_aider()  # fail before starting anything
-    with ServeProcess(model) as srv:
+    # Prompt lookup on: aider's whole-file replies copy the stub, and drafting from
+    # the prompt speeds them up (redline's grammar-constrained calls cannot use it).
+    with ServeProcess(model, args=("--prompt-lookup",)) as srv:
         remote = OpenAICompatProvider(
             "redline-serve", srv.base_url, model, "bench", read_timeout=case_timeout_s
         )

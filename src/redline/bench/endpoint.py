@@ -70,8 +70,16 @@ def server_counters(root_url: str) -> dict[str, float]:
 class ServeProcess:
     """``with ServeProcess("smollm2-135m") as srv: srv.base_url`` -> ``http://127.0.0.1:P/v1``."""
 
-    def __init__(self, *models: str, port: int | None = None, startup_s: float = 180.0) -> None:
+    def __init__(
+        self,
+        *models: str,
+        port: int | None = None,
+        startup_s: float = 180.0,
+        args: tuple[str, ...] = (),
+    ) -> None:
         self.models = list(models) or ["smollm2-135m"]
+        self.args = args
+        """Extra ``redline serve`` options."""
         self.port = port or free_port()
         self.startup_s = startup_s
         self.proc: subprocess.Popen[bytes] | None = None
@@ -91,6 +99,7 @@ class ServeProcess:
         cmd = [*redline_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         for model in self.models:
             cmd += ["--model", model]
+        cmd += self.args
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
                 cmd,

@@ -62,6 +62,9 @@ def complete(
     suffix: str | None = typer.Option(None, "--suffix", help="Text after the cursor (FIM)."),
     temperature: float = typer.Option(0.0, "--temperature", "-t"),
     stop: list[str] = typer.Option([], "--stop", help="Stop sequence (repeatable)."),
+    prompt_lookup: bool = typer.Option(
+        False, "--prompt-lookup", help="Draft from the prompt's n-grams (speculative)."
+    ),
 ) -> None:
     """Stream a raw completion of PREFIX and print its timings."""
     from redline.engine.engine import Engine
@@ -69,7 +72,12 @@ def complete(
 
     engine = Engine(model)
     req = GenerationRequest(
-        prompt=prefix, suffix=suffix, max_tokens=max_tokens, temperature=temperature, stop=stop
+        prompt=prefix,
+        suffix=suffix,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        stop=stop,
+        speculative=prompt_lookup,
     )
     sys.stdout.write(prefix)
     last = None

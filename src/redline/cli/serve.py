@@ -30,6 +30,9 @@ def serve_command(
     shutdown_grace: float = typer.Option(
         10.0, "--shutdown-grace", help="Seconds in-flight streams get to finish on SIGTERM."
     ),
+    prompt_lookup: bool = typer.Option(
+        False, "--prompt-lookup", help="Draft from the prompt's n-grams without a prediction."
+    ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve the OpenAI API (chat, completions, models, WebSocket) over local models."""
@@ -46,6 +49,7 @@ def serve_command(
         max_body_bytes=max_body_bytes,
         max_tokens_cap=max_tokens_cap,
         shutdown_grace_s=shutdown_grace,
+        prompt_lookup=prompt_lookup,
     )
     serve(settings, log_level=log_level)
 

@@ -1,9 +1,11 @@
 """The local inference engine: one model, one KV cache, streaming generation.
 
-Greedy generation is speculative by default: drafts (from the caller's
-predicted output, or n-grams of the prompt) are verified in one batch and the
-longest prefix that agrees with the model's own argmax is kept, so the output
-is exactly what plain greedy decoding gives, only sooner. Sampling with
+Greedy generation with a ``prediction`` is speculative: drafts from the
+predicted output (or, opt-in, from n-grams of the prompt) are verified in one
+batch and the longest prefix that agrees with the model's own argmax is kept,
+so the output is what plain greedy decoding gives, only sooner (up to the
+batch-kernel caveat in the README). A measured gate pauses drafting while it
+runs slower than plain decoding. Sampling with
 temperature > 0, or under a grammar, falls back to plain one-token decoding
 through llama.cpp's sampler chain (no speculative sampling rule is used).
 """

@@ -33,8 +33,12 @@ class GenerationRequest:
     seed: int | None = None
     stop: list[str] = field(default_factory=list)
     prediction: str | None = None
-    speculative: bool = True
-    """Use n-gram lookup drafts when there is no prediction (greedy only)."""
+    speculative: bool = False
+    """Draft from n-grams of the prompt when there is no prediction (greedy only).
+
+    Off by default: on chat it rarely pays (a measured gate pauses it when it
+    loses), and on this CPU a verify batch is not bit-identical to one-token
+    decoding, so it can change a greedy output (see the README)."""
     grammar: str | None = None
     """A GBNF grammar that the output must match (plain decoding)."""
     add_generation_prompt: bool = True

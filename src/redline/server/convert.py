@@ -59,6 +59,7 @@ def _sampling(body: _Sampling, settings: ServerSettings, max_tokens: int | None)
         "top_p": 1.0 if body.top_p is None else body.top_p,
         "seed": body.seed,
         "stop": [s for s in stop if s],
+        "speculative": settings.prompt_lookup,
     }
 
 

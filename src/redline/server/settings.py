@@ -36,5 +36,7 @@ class ServerSettings:
     default_temperature: float = 0.0
     """Used when a request omits temperature. Greedy, unlike OpenAI's 1.0: local code models
     are used for reproducible edits, and only greedy decoding is speculative."""
+    prompt_lookup: bool = False
+    """Draft from n-grams of the prompt on greedy requests without a ``prediction``."""
     shutdown_grace_s: float = 10.0
     """On SIGTERM, in-flight streams get this long to finish; then they are cancelled cleanly."""
