@@ -258,6 +258,7 @@ def test_without_tests_the_test_tool_is_not_offered(sample: Path, native: bool) 
     first = provider.requests[0]
     if native:
         offered = [t["function"]["name"] for t in first.tools or []]
+        assert first.tool_choice == "required"  # every turn is a call; `done` ends it
     else:
         variants = (first.response_format or {})["json_schema"]["schema"]["anyOf"]
         offered = [v["properties"]["tool"]["enum"][0] for v in variants]

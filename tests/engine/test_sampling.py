@@ -149,8 +149,10 @@ def test_looping_needs_many_exact_repeats_of_a_short_pattern() -> None:
     assert looping([7] * 65)  # the last 64 equal the 64 one token earlier
     assert not looping([7] * 64)
     assert looping([1, 2, 3] * 23)  # period 3
-    assert looping(list(range(10)) * 9)  # period 10: 80 tokens + one period
-    assert not looping(list(range(40)) * 3)  # period 40 > the longest looked for
+    assert looping(list(range(10)) * 8)  # period 10: 64 tokens + one period
+    assert looping(list(range(40)) * 5)  # period 40: 4 repeats + one
+    assert not looping(list(range(40)) * 4)
+    assert not looping(list(range(70)) * 6)  # period 70 > the longest looked for
     assert not looping(list(range(200)))
     tail = [5, 6] * 40
     assert looping([9, 9, 1] + tail) and not looping(tail + [9, 9, 1])  # only the end counts

@@ -56,6 +56,10 @@ def build_request(
         # One call per turn: each result is seen before the next step (Codex does
         # the same), and a small model cannot run a list of calls to the limit.
         request.parallel_tool_calls = False
+        # Every turn is a call; the task ends with `done`. Left to "auto", a small
+        # model answers in prose (a file's code as text) and runs it to the limit,
+        # where no grammar can close it into something the agent can use.
+        request.tool_choice = "required"
     else:
         request.response_format = text_schema(tools)
     return request

@@ -20,9 +20,10 @@ allowed token (required keys still come, as the grammar demands). A tool call wh
 ran away then still parses, and the caller, told ``finish_reason: length``,
 knows its content was cut short. Before that point sampling is unchanged.
 The same closing starts early when the reply has fallen into a loop (its last
-tokens repeat with a short period, see :func:`looping`): greedy small models
-write ``search_search_search...`` to any budget, and every token of that is
-time the caller waits for a call it cannot use.
+tokens repeat one pattern, see :func:`looping`): greedy small models write
+``search_search_search...`` or the same two edits over and over to any
+budget, and every token of that is time the caller waits for a call it cannot
+use.
 """
 
 from __future__ import annotations
@@ -41,17 +42,18 @@ _TOKEN_DATA = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
 assert _TOKEN_DATA.itemsize == ctypes.sizeof(llama_cpp.llama_token_data)
 
 
-LOOP_MAX_PERIOD = 32
+LOOP_MAX_PERIOD = 64
 LOOP_MIN_SPAN = 64
-LOOP_MIN_REPEATS = 8
+LOOP_MIN_REPEATS = 4
 
 
 def looping(tokens: list[int]) -> bool:
-    """Whether ``tokens`` end in one short pattern repeated over and over.
+    """Whether ``tokens`` end in one pattern repeated over and over.
 
-    True if, for some period p <= 32, the last max(64, 8p) tokens equal the
-    ones p earlier: at least 8 exact repeats and 64 tokens of them, which
-    real code or prose does not do (a 64-token run of one digit would).
+    True if, for some period p <= 64, the last max(64, 4p) tokens equal the
+    ones p earlier: 64+ tokens and 4+ exact repeats (8+ for patterns of up to
+    8 tokens), which real code or prose does not do; a 64-token run of one
+    digit, or a list of the same two edits over and over, does.
     """
     n = len(tokens)
     for p in range(1, LOOP_MAX_PERIOD + 1):
