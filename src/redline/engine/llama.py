@@ -108,7 +108,7 @@ class Session:
         self.batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
         self.tokens: list[int] = []  # tokens whose KV entries are positions 0..len-1
         self._piece_buf = ctypes.create_string_buffer(64)
-        self._closers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._closers: tuple[np.ndarray, ...] | None = None
 
     def close(self) -> None:
         if self.batch is not None:
@@ -183,24 +183,31 @@ class Session:
     def is_eog(self, token: int) -> bool:
         return bool(llama_cpp.llama_vocab_is_eog(self.vocab, token))
 
-    def closers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Token masks for closing JSON: has a ``"``; has a ``]``/``}`` and no ``"``; ends.
+    def closers(self) -> tuple[np.ndarray, ...]:
+        """Token masks for closing JSON, best first inside and outside a string.
 
-        Tokens with a backslash count in neither of the first two (an escaped
-        quote stays inside its string). Built once, on first use (a pass over
-        the vocabulary).
+        Inside: ends the string and then only closes (``"``, ``"}``, ``"]}``),
+        then any token with a quote. Outside: only closes (``}``, ``]}``), then
+        any ``]``/``}`` without a quote; and the end-of-generation tokens.
+        A backslash disqualifies (an escaped quote stays in its string). Built
+        once, on first use (a pass over the vocabulary).
         """
         if self._closers is None:
-            quotes = np.zeros(self.n_vocab, dtype=bool)
-            brackets = np.zeros(self.n_vocab, dtype=bool)
-            ends = np.zeros(self.n_vocab, dtype=bool)
+            masks = [np.zeros(self.n_vocab, dtype=bool) for _ in range(5)]
+            quote_close, quote_any, pure_close, bracket_any, ends = masks
             for tok in range(self.n_vocab):
                 text = self.piece(tok)
-                if b"\\" not in text:
-                    quotes[tok] = b'"' in text
-                    brackets[tok] = not quotes[tok] and (b"]" in text or b"}" in text)
                 ends[tok] = self.is_eog(tok)
-            self._closers = (quotes, brackets, ends)
+                if b"\\" in text:
+                    continue
+                head, quote, tail = text.partition(b'"')
+                if quote:
+                    quote_any[tok] = True
+                    quote_close[tok] = not tail.strip(b" \n\t]}")
+                elif b"]" in text or b"}" in text:
+                    bracket_any[tok] = True
+                    pure_close[tok] = not text.strip(b" \n\t]}")
+            self._closers = tuple(masks)
         return self._closers
 
     def piece(self, token: int) -> bytes:

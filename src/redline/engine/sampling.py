@@ -14,8 +14,9 @@ if the argmax is allowed, no allowed token scores higher.
 
 Near the end of the token budget a constrained reply *closes* instead of being
 cut mid-JSON (``closing``): among the tokens the grammar allows it takes, inside
-a string, the likeliest one with a quote (which ends the string); outside, the
-end of generation if allowed, else the likeliest ``]``/``}``, else the likeliest
+a string, the likeliest that ends it and only closes after (``"``, ``"}``),
+else one with a quote; outside, the end of generation if allowed, else the
+likeliest token of only ``]``/``}``, else one with a bracket, else the likeliest
 allowed token (required keys still come, as the grammar demands). A tool call whose string
 ran away then still parses, and the caller, told ``finish_reason: length``,
 knows its content was cut short. Before that point sampling is unchanged.
@@ -190,12 +191,11 @@ class Sampler:
         scores = cands["logit"]
         ids = cands["id"]
         allowed = np.isfinite(scores)
-        quotes, brackets, ends = self.session.closers()
-        pools = (
-            [allowed & quotes[ids]]
-            if self._in_string
-            else [allowed & ends[ids], allowed & brackets[ids]]
-        )
+        quote_close, quote_any, pure_close, bracket_any, ends = self.session.closers()
+        if self._in_string:
+            pools = [allowed & quote_close[ids], allowed & quote_any[ids]]
+        else:
+            pools = [allowed & ends[ids], allowed & pure_close[ids], allowed & bracket_any[ids]]
         pool = next((p for p in pools if p.any()), allowed)
         token = int(ids[int(np.argmax(np.where(pool, scores, -np.inf)))])
         self.steered = self.steered or token != int(ids[int(np.argmax(scores))])
