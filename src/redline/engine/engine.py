@@ -42,7 +42,8 @@ DEFAULT_N_CTX = 8192
 DEFAULT_N_BATCH = 512
 DEFAULT_TIE_MARGIN = float(os.environ.get("REDLINE_TIE_MARGIN", "1.0"))
 CLOSE_MARGIN = 24
-"""Budget tokens left at which a grammar-constrained reply starts closing its JSON."""
+"""Budget tokens left at which a grammar-constrained reply starts closing its JSON
+(a quarter of the budget when that is less)."""
 
 
 class Engine:
@@ -182,7 +183,8 @@ class Engine:
         scanner = StopScanner(list(req.stop))
         # A grammar-constrained reply that starts looping closes early (see sampling).
         written: list[int] | None = [] if sampler is not None and sampler.grammar else None
-        pending = [self._pick(sampler, max_tokens)]
+        margin = min(CLOSE_MARGIN, max_tokens // 4)
+        pending = [self._pick(sampler, max_tokens, margin)]
         first_at: float | None = None
         finish: FinishReason | None = None
         while True:
@@ -240,7 +242,7 @@ class Engine:
             step = time.perf_counter()
             if not draft:
                 s.decode([last], all_logits=False)
-                pending = [self._pick(sampler, max_tokens - tm.completion_tokens)]
+                pending = [self._pick(sampler, max_tokens - tm.completion_tokens, margin)]
                 gate.plain_step(time.perf_counter() - step)
                 continue
             base = len(s.tokens)
@@ -265,10 +267,12 @@ class Engine:
             else:
                 cooldown = 0
 
-    def _pick(self, sampler: Sampler | None, left: int) -> int:
-        """The next token; ``left`` tokens of the budget remain, this one included."""
+    def _pick(self, sampler: Sampler | None, left: int, margin: int) -> int:
+        """The next token; ``left`` tokens of the budget remain, this one included.
+
+        With ``margin`` or fewer left, a grammar-constrained reply starts closing."""
         if sampler is not None:
-            if sampler.grammar is not None and left <= CLOSE_MARGIN:
+            if sampler.grammar is not None and left <= margin:
                 sampler.closing = True  # finish the JSON rather than cut it mid-string
             return sampler.sample()
         return int(np.argmax(self.session.last_logits()))

@@ -198,7 +198,10 @@ class Sampler:
             pools = [allowed & ends[ids], allowed & pure_close[ids], allowed & bracket_any[ids]]
         pool = next((p for p in pools if p.any()), allowed)
         token = int(ids[int(np.argmax(np.where(pool, scores, -np.inf)))])
-        self.steered = self.steered or token != int(ids[int(np.argmax(scores))])
+        # Cut short only if the model wanted to go on writing: its own choice was
+        # no closing token at all (picking "}" for its '"' or ']' cuts nothing).
+        best = int(np.argmax(scores))
+        self.steered = self.steered or not any(bool(p[best]) for p in pools)
         self._accept(token)
         return token
 
