@@ -205,7 +205,7 @@ class Engine:
                 if written is not None and sampler is not None:
                     written.append(tok)
                     if len(written) % 8 == 0 and not sampler.closing and looping(written):
-                        sampler.closing = True
+                        sampler.closing = sampler.steered = True  # a loop, cut off
                 if stopped:
                     finish = "stop"
                     break
