@@ -17,9 +17,11 @@ cut mid-JSON (``closing``): among the tokens the grammar allows it takes, inside
 a string, the likeliest that ends it and only closes after (``"``, ``"}``),
 else one with a quote; outside, the end of generation if allowed, else the
 likeliest token of only ``]``/``}``, else one with a bracket, else the likeliest
-allowed token (required keys still come, as the grammar demands). A tool call whose string
-ran away then still parses, and the caller, told ``finish_reason: length``,
-knows its content was cut short. Before that point sampling is unchanged.
+allowed token (required keys still come, as the grammar demands). A tool call
+whose string ran away then still parses, and the caller, told
+``finish_reason: length``, knows its content was cut short (only where the
+model wanted to write on; a reply it was closing anyway ends as usual).
+Before that point sampling is unchanged.
 The same closing starts early when the reply has fallen into a loop (its last
 tokens repeat one pattern, see :func:`looping`): greedy small models write
 ``search_search_search...`` or the same two edits over and over to any
@@ -95,10 +97,9 @@ class Sampler:
         self.closing = False
         """Steer the grammar to its shortest end (set by the engine near the budget)."""
         self.steered = False
-        """Whether closing chose a token other than the constrained argmax (a cut reply)."""
+        """Whether the reply was cut: closing overrode a model that wanted to write on."""
         self._in_string = False
         self._escaped = False
-        """Whether closing chose a token other than the constrained argmax (a cut reply)."""
 
     @classmethod
     def for_request(cls, req: GenerationRequest, session: Session) -> Sampler:

@@ -36,8 +36,8 @@ class GenerationRequest:
     speculative: bool = False
     """Draft from n-grams of the prompt when there is no prediction (greedy only).
 
-    Off by default: on chat it rarely pays (a measured gate pauses it when it
-    loses), and on this CPU a verify batch is not bit-identical to one-token
+    Off by default: where measured it did not pay (a measured gate pauses it
+    when it loses), and on this CPU a verify batch is not bit-identical to one-token
     decoding, so it can change a greedy output (see the README)."""
     grammar: str | None = None
     """A GBNF grammar that the output must match (plain decoding)."""
