@@ -33,6 +33,11 @@ def serve_command(
     prompt_lookup: bool = typer.Option(
         False, "--prompt-lookup", help="Draft from the prompt's n-grams without a prediction."
     ),
+    cache_ram: int = typer.Option(
+        1024,
+        "--cache-ram",
+        help="MiB of host memory per model for saved KV states (prompt cache); 0: off.",
+    ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve the OpenAI API (chat, completions, models, WebSocket) over local models."""
@@ -50,6 +55,7 @@ def serve_command(
         max_tokens_cap=max_tokens_cap,
         shutdown_grace_s=shutdown_grace,
         prompt_lookup=prompt_lookup,
+        cache_ram_mb=cache_ram,
     )
     serve(settings, log_level=log_level)
 

@@ -33,6 +33,7 @@ from redline.engine.drafts import (
 from redline.engine.inspect import model_info, vocab_has_fim
 from redline.engine.llama import Session, default_threads, load_llama
 from redline.engine.models import check_gguf, resolve_model
+from redline.engine.prompt_cache import PromptCache, common_prefix
 from redline.engine.sampling import Sampler, looping
 from redline.engine.text import StopScanner
 from redline.engine.types import Chunk, FinishReason, GenerationRequest, ModelInfo, Timings
@@ -65,6 +66,7 @@ class Engine:
         self.chat = ChatTemplate.from_llama(self.llm)
         self.max_draft = min(64, n_batch - 1)
         self.tie_margin = DEFAULT_TIE_MARGIN
+        self.prompt_cache = PromptCache(whole_only=self.session.n_swa > 0)
         self._lock = threading.Lock()
         self.last_timings: Timings | None = None
 
@@ -150,7 +152,7 @@ class Engine:
             )
         max_tokens = min(req.max_tokens, s.n_ctx - len(prompt))
         tm = Timings(prompt_tokens=len(prompt))
-        tm.cached_tokens = s.reuse_prefix(prompt)
+        tm.cached_tokens = self._reuse(prompt, tm)
         try:
             s.decode(prompt[tm.cached_tokens :], all_logits=False)
         except BaseException:
@@ -165,6 +167,20 @@ class Engine:
                 sampler.close()
             tm.total_s = time.perf_counter() - t0
             self.last_timings = tm
+
+    def _reuse(self, prompt: list[int], tm: Timings) -> int:
+        """Keep what the KV cache shares with ``prompt``, after swapping in a saved
+        state that shares more; the live cache is saved first if it would be lost."""
+        s, cache = self.session, self.prompt_cache
+        if cache.enabled:
+            head = prompt[:-1]  # the last prompt token is always evaluated again
+            live = common_prefix(s.tokens, head)
+            n, saved = cache.best(head, live)
+            if cache.worth_saving(s.tokens, live if saved is None else 0):
+                cache.put(s.tokens, s.save_state())
+            if saved is not None and s.load_state(saved.data, saved.tokens):
+                tm.restored_tokens = n
+        return s.reuse_prefix(prompt)
 
     def _loop(
         self,

@@ -103,6 +103,7 @@ class Session:
         self.vocab = llama_cpp.llama_model_get_vocab(llm._model.model)
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(self.vocab)
         self.n_ctx = llama_cpp.llama_n_ctx(self.ctx)
+        self.n_swa = llama_cpp.llama_model_n_swa(llm._model.model)  # 0: no sliding window
         self.n_batch = n_batch
         self.mem = llama_cpp.llama_get_memory(self.ctx)
         self.batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
@@ -139,6 +140,35 @@ class Session:
             n += 1
         self.truncate(n)
         return len(self.tokens)
+
+    def save_state(self) -> bytearray:
+        """A copy of sequence 0's KV cells (what :meth:`load_state` puts back)."""
+        size = llama_cpp.llama_state_seq_get_size(self.ctx, 0)
+        data = bytearray(size)
+        n = llama_cpp.llama_state_seq_get_data(
+            self.ctx, (ctypes.c_uint8 * size).from_buffer(data), size, 0
+        )
+        del data[n:]
+        return data
+
+    def load_state(self, data: bytearray, tokens: Sequence[int]) -> bool:
+        """Replace the KV cache with a saved one holding ``tokens``; False if refused
+        (the cache is then empty, which is always consistent).
+
+        The whole memory is cleared first so the cells land at the indices they
+        were computed in: attention sums over cells in index order, and a shifted
+        layout rounds differently (enough to flip a near-tie argmax on Gemma).
+        """
+        llama_cpp.llama_memory_clear(self.mem, True)
+        self.tokens = []
+        n = llama_cpp.llama_state_seq_set_data(
+            self.ctx, (ctypes.c_uint8 * len(data)).from_buffer(data), len(data), 0
+        )
+        if n == 0:
+            llama_cpp.llama_memory_clear(self.mem, True)
+            return False
+        self.tokens = list(tokens)
+        return True
 
     # -- decoding -------------------------------------------------------------
     def decode(self, tokens: Sequence[int], *, all_logits: bool) -> None:

@@ -51,6 +51,8 @@ class Timings:
 
     prompt_tokens: int = 0
     cached_tokens: int = 0
+    restored_tokens: int = 0
+    """Of the cached tokens, those copied back from the host-memory prompt cache."""
     completion_tokens: int = 0
     ttft_s: float = 0.0
     prompt_s: float = 0.0

@@ -56,6 +56,21 @@ class ServerMetrics:
         self.completion_tokens = Counter(
             "redline_completion_tokens", "Tokens generated", ["model"], registry=r
         )
+        self.prompt_tokens = Counter(
+            "redline_prompt_tokens", "Prompt tokens, evaluated or reused", ["model"], registry=r
+        )
+        self.cached_tokens = Counter(
+            "redline_prompt_cached_tokens",
+            "Prompt tokens not evaluated: the KV cache already held them",
+            ["model"],
+            registry=r,
+        )
+        self.restored_tokens = Counter(
+            "redline_prompt_restored_tokens",
+            "Cached prompt tokens copied back from the host-memory prompt cache",
+            ["model"],
+            registry=r,
+        )
         self.drafted = Counter(
             "redline_spec_drafted_tokens", "Speculative tokens drafted", ["model"], registry=r
         )
@@ -76,6 +91,9 @@ class ServerMetrics:
             self.errors.labels(code or str(status)).inc()
 
     def observe_generation(self, model: str, tm: Timings) -> None:
+        self.prompt_tokens.labels(model).inc(tm.prompt_tokens)
+        self.cached_tokens.labels(model).inc(tm.cached_tokens)
+        self.restored_tokens.labels(model).inc(tm.restored_tokens)
         if tm.completion_tokens:
             self.ttft.labels(model).observe(tm.ttft_s)
             self.completion_tokens.labels(model).inc(tm.completion_tokens)

@@ -38,5 +38,7 @@ class ServerSettings:
     are used for reproducible edits, and only greedy decoding is speculative."""
     prompt_lookup: bool = False
     """Draft from n-grams of the prompt on greedy requests without a ``prediction``."""
+    cache_ram_mb: int = 1024
+    """Host memory per model for saved KV states (the prompt cache); 0 turns it off."""
     shutdown_grace_s: float = 10.0
     """On SIGTERM, in-flight streams get this long to finish; then they are cancelled cleanly."""

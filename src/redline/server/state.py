@@ -35,8 +35,11 @@ class Started:
 
 def _load(model: str, settings: ServerSettings) -> Engine:
     if settings.n_threads is None:
-        return get_engine(model, n_ctx=settings.n_ctx)
-    return Engine(model, n_ctx=settings.n_ctx, n_threads=settings.n_threads)
+        engine = get_engine(model, n_ctx=settings.n_ctx)
+    else:
+        engine = Engine(model, n_ctx=settings.n_ctx, n_threads=settings.n_threads)
+    engine.prompt_cache.limit_bytes = settings.cache_ram_mb * 2**20
+    return engine
 
 
 class ServerState:
