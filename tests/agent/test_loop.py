@@ -246,6 +246,21 @@ def test_a_call_closed_at_the_token_limit_is_well_formed_but_not_run(
     assert told["role"] == ("tool" if native else "user")
 
 
+def test_replies_cut_twice_in_a_row_end_the_task(sample: Path) -> None:
+    """A model told once to work in smaller steps whose next reply runs away too stops."""
+    cut = {
+        "calls": [{"name": "edit", "arguments": {"path": "a.py", "edits": []}}],
+        "finish_reason": "length",
+    }
+    read = {"calls": [{"name": "read", "arguments": {"path": "inventory/stock.py"}}]}
+    done = {"calls": [{"name": "done", "arguments": {"summary": "never reached"}}]}
+    # A cut reply, a good one (the count starts again), then two cut in a row.
+    agent, provider = make_agent(sample, [cut, read, cut, cut, done], native=True)
+    result = agent.run("change a.py")
+    assert result.status == "token_limit" and result.exit_code == 4
+    assert result.turns == 4 and len(provider.requests) == 4
+
+
 @pytest.mark.parametrize("native", [True, False])
 def test_without_tests_the_test_tool_is_not_offered(sample: Path, native: bool) -> None:
     test = {"calls": [{"name": "test", "arguments": {}}]}

@@ -218,7 +218,7 @@ class Agent:
             # Never run a call whose arguments the limit may have cut (half a file).
             st.cut_replies += 1
             self.emit("reply_cut", turn=stats.turn, name=reply.calls[0].name)
-            if st.cut_replies >= self.config.max_format_errors:
+            if st.cut_replies >= self.config.max_cut_replies:
                 return self._stop(st, "token_limit", "replies kept reaching the token limit")
             note = render("cut_reply.md", limit=str(self.config.max_tokens))
             self._observe([(call, note) for call in reply.calls])

@@ -29,7 +29,11 @@ class AgentConfig:
     max_tokens: int = 1024
     """Tokens per model reply."""
     max_format_errors: int = 3
-    """Malformed replies (or replies cut at the token limit) in a row before giving up."""
+    """Malformed replies in a row before giving up."""
+    max_cut_replies: int = 2
+    """Replies in a row cut at the token limit (or closed because they looped) before
+    giving up. The first is answered with advice to work in smaller steps; a model
+    whose next reply runs away too is not adapting (aider stops at the first)."""
     max_repeats: int = 2
     """Identical tool calls in a row, with no edit between, before giving up."""
     verify_retries: int = 3
