@@ -11,7 +11,13 @@ import pytest
 from redline.agent.toolcalls import openai_tools, text_schema
 from redline.engine.engine import CLOSE_MARGIN, Engine
 from redline.engine.sampling import Sampler, looping
-from redline.engine.structured import render_tools_system_prompt, schema_grammar, tools_grammar
+from redline.engine.structured import (
+    parse_reply,
+    render_tools_system_prompt,
+    schema_grammar,
+    tools_grammar,
+    with_tools_prompt,
+)
 from redline.engine.types import GenerationRequest
 
 
@@ -168,3 +174,28 @@ def test_a_looping_reply_closes_long_before_the_budget(gemma_engine: Engine) -> 
     assert finish == "length"
     assert timings.completion_tokens < 120  # not 400
     assert json.loads(text)["content"].startswith("100000")
+
+
+@pytest.mark.parametrize("model", ["smollm2_engine", "gemma_engine"])
+def test_drafts_are_verified_under_the_grammar(request: pytest.FixtureRequest, model: str) -> None:
+    """With prompt lookup on, a tool call that copies its prompt drafts and still parses."""
+    engine: Engine = request.getfixturevalue(model)
+    tools = openai_tools()
+    ask = (
+        'Reply with this call, exactly: {"tool_calls": [{"name": "write", "arguments": '
+        '{"path": "notes.txt", "content": "alpha beta gamma delta epsilon zeta eta theta"}}]}'
+    )
+    messages = with_tools_prompt([{"role": "user", "content": ask}], tools, "required")
+    req = GenerationRequest(
+        messages=messages,
+        max_tokens=200,
+        grammar=tools_grammar(tools, "required", True),
+        speculative=True,
+    )
+    engine.session.truncate(0)
+    text, tm, finish = engine.complete(req)
+    assert tm.drafted_tokens > 0 and tm.accepted_tokens > 0 and tm.verify_batches > 0
+    assert finish == "stop"
+    content, calls = parse_reply(text)
+    assert calls and content is None
+    assert all(c["function"]["name"] in {t["function"]["name"] for t in tools} for c in calls)

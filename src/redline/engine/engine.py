@@ -5,9 +5,10 @@ predicted output (or, opt-in, from n-grams of the prompt) are verified in one
 batch and the longest prefix that agrees with the model's own argmax is kept,
 so the output is what plain greedy decoding gives, only sooner (up to the
 batch-kernel caveat in the README). A measured gate pauses drafting while it
-runs slower than plain decoding. Sampling with
-temperature > 0, or under a grammar, falls back to plain one-token decoding
-through llama.cpp's sampler chain (no speculative sampling rule is used).
+runs slower than plain decoding. Greedy decoding under a grammar (tool calls,
+JSON) verifies drafts too, taking each row's grammar-constrained argmax. Sampling
+with temperature > 0 falls back to plain one-token decoding through llama.cpp's
+sampler chain (no speculative sampling rule is used).
 """
 
 from __future__ import annotations
@@ -192,7 +193,8 @@ class Engine:
         t0: float,
     ) -> Iterator[Chunk]:
         s = self.session
-        drafter = self._drafter(req, prompt) if sampler is None else None
+        # Greedy replies draft, under a grammar too (the grammar checks each verified row).
+        drafter = self._drafter(req, prompt) if sampler is None or sampler.can_verify else None
         k = AdaptiveK(start=16 if req.prediction else 4, hi=self.max_draft)
         cooldown, skip = 0, 0
         gate = SpeedGate()
@@ -249,6 +251,8 @@ class Engine:
             # 2. decode the last decided token, with a draft to verify if we have one
             last = pending[-1]
             room = min(max_tokens - tm.completion_tokens, s.n_ctx - len(s.tokens) - 2)
+            if sampler is not None:  # drafts stay clear of the closing margin
+                room = room - margin - 1 if sampler.can_verify else 0
             draft: list[int] = []
             if drafter is not None and room > 0:
                 if skip:
@@ -263,7 +267,11 @@ class Engine:
                 continue
             base = len(s.tokens)
             s.decode([last, *draft], all_logits=True)
-            accepted, model_tok = verify_draft(s.logits(len(draft) + 1), draft, self.tie_margin)
+            rows = s.logits(len(draft) + 1)
+            if sampler is None:
+                accepted, model_tok = verify_draft(rows, draft, self.tie_margin)
+            else:
+                accepted, model_tok = sampler.verify(rows, draft)
             if model_tok is None:
                 # A near-tie row is not trusted from a batch: re-decode its input token
                 # as the first row of the next batch, where it computes like plain decoding.

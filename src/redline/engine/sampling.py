@@ -2,7 +2,8 @@
 
 Used when output must match a grammar or be sampled at temperature > 0; greedy
 unconstrained generation never comes here (it takes numpy argmax, which the
-speculative verifier shares).
+speculative verifier shares). Greedy output under a grammar is speculative as
+well: :meth:`Sampler.verify` takes a verify batch's rows one by one.
 
 Greedy decoding under a grammar checks the model's own argmax against the
 grammar first and only constrains the whole vocabulary when that token is not
@@ -133,10 +134,17 @@ class Sampler:
         llama_cpp.llama_sampler_apply(self.grammar, ctypes.byref(self._one_arr))
         return math.isfinite(self._one.logit)
 
-    def sample(self) -> int:
+    @property
+    def can_verify(self) -> bool:
+        """Whether drafts can be verified here: greedy under a grammar, not closing."""
+        return self.greedy and self.grammar is not None and not self.closing
+
+    def sample(self, logits: np.ndarray | None = None) -> int:
+        """The next token from ``logits`` (default: the last decode's last row)."""
         if self.grammar is None:
             return int(llama_cpp.llama_sampler_sample(self.chain, self.session.ctx, -1))
-        logits = self.session.last_logits()
+        if logits is None:
+            logits = self.session.last_logits()
         if self.closing:
             return self._close(logits)
         if self.greedy and self.fast:
@@ -154,6 +162,21 @@ class Sampler:
             llama_cpp.llama_sampler_accept(self.chain, token)
         self._accept(token)
         return token
+
+    def verify(self, rows: np.ndarray, draft: list[int]) -> tuple[int, int]:
+        """Greedy verification of ``draft`` under the grammar, one row at a time.
+
+        Row i holds the logits after the draft's first i tokens; each row's
+        constrained argmax is taken (and recorded in the grammar) until one
+        differs from the draft. Returns ``(accepted, model_token)``. The grammar
+        then holds exactly the accepted tokens and the model's token, as if they
+        had been sampled one by one.
+        """
+        for i in range(len(draft) + 1):
+            token = self.sample(rows[i])
+            if i == len(draft) or token != draft[i]:
+                return i, token
+        raise AssertionError("unreachable")
 
     def _accept(self, token: int) -> None:
         """Record ``token`` in the grammar, and track whether the JSON is inside a string."""
