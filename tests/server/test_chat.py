@@ -137,6 +137,38 @@ def test_tool_calls_parse(client: openai.OpenAI) -> None:
     assert json.loads(call.function.arguments)["city"] in ("Paris", "London")
 
 
+def test_next_turn_after_a_tool_call_reuses_the_whole_turn(client: openai.OpenAI) -> None:
+    """The calls sent back re-render as generated, so the reply's tokens stay cached."""
+    ask = [{"role": "user", "content": "What is the weather in Paris?"}]
+    first = client.chat.completions.create(
+        model=MODEL,
+        messages=ask,
+        tools=_weather_tool(),
+        tool_choice="required",
+        max_tokens=40,
+        temperature=0,
+    )
+    msg = first.choices[0].message
+    assert msg.tool_calls
+    turn = [
+        *ask,
+        msg.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": msg.tool_calls[0].id, "content": "sunny, 21 C"},
+    ]
+    second = client.chat.completions.create(
+        model=MODEL,
+        messages=turn,
+        tools=_weather_tool(),
+        tool_choice="required",
+        max_tokens=8,
+        temperature=0,
+    )
+    assert first.usage is not None and second.usage is not None
+    cached = second.usage.prompt_tokens_details.cached_tokens
+    # The first turn's prompt and at least part of its reply (the model's own tokens).
+    assert cached > first.usage.prompt_tokens
+
+
 def test_streamed_tool_calls_parse(client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(
         model=MODEL,

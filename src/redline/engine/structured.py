@@ -17,6 +17,7 @@ from typing import Any
 
 from llama_cpp.llama_grammar import JSON_GBNF, json_schema_to_gbnf
 
+from redline.engine import replies
 from redline.errors import InvalidRequestError
 
 
@@ -170,33 +171,37 @@ def render_tools_system_prompt(tools: list[dict[str, Any]], tool_choice: Any = N
     return "\n".join(lines)
 
 
+def as_text_turn(m: dict[str, Any]) -> dict[str, Any]:
+    """A tool result or an assistant's tool calls as a plain-text turn (other messages
+    unchanged), since most chat templates of small models know no tool roles.
+
+    Calls are written as the model wrote them when this process generated them
+    (see :mod:`redline.engine.replies`), else as compact JSON.
+    """
+    role = m.get("role")
+    if role == "tool":
+        return {
+            "role": "user",
+            "content": f"Tool result ({m.get('tool_call_id') or ''}):\n{m.get('content') or ''}",
+        }
+    if role == "assistant" and m.get("tool_calls"):
+        calls = []
+        for c in m["tool_calls"]:
+            fn = c.get("function") or {}
+            calls.append(
+                {"name": fn.get("name", ""), "arguments": _loads(fn.get("arguments", "{}"))}
+            )
+        raw = replies.recall([str(c.get("id", "")) for c in m["tool_calls"]], calls)
+        return {"role": "assistant", "content": raw or json.dumps({"tool_calls": calls})}
+    return m
+
+
 def with_tools_prompt(
     messages: list[dict[str, Any]], tools: list[dict[str, Any]], tool_choice: Any = None
 ) -> list[dict[str, Any]]:
-    """Messages with the tool description merged into the system message.
-
-    Assistant tool calls and tool results from earlier turns are rewritten as
-    plain text, since most chat templates of small models know no tool roles.
-    """
-    out: list[dict[str, Any]] = []
-    for m in messages:
-        role = m.get("role")
-        if role == "tool":
-            out.append(
-                {
-                    "role": "user",
-                    "content": f"Tool result ({m.get('tool_call_id', '')}):\n"
-                    f"{m.get('content', '')}",
-                }
-            )
-        elif role == "assistant" and m.get("tool_calls"):
-            calls = [
-                {"name": c["function"]["name"], "arguments": _loads(c["function"]["arguments"])}
-                for c in m["tool_calls"]
-            ]
-            out.append({"role": "assistant", "content": json.dumps({"tool_calls": calls})})
-        else:
-            out.append(m)
+    """Messages as text turns (:func:`as_text_turn`), with the tool description
+    merged into the system message."""
+    out = [as_text_turn(m) for m in messages]
     prompt = render_tools_system_prompt(tools, tool_choice)
     if out and out[0].get("role") == "system":
         out[0] = {**out[0], "content": f"{out[0].get('content') or ''}\n\n{prompt}"}
@@ -237,6 +242,7 @@ def parse_reply(text: str) -> tuple[str | None, list[dict[str, Any]]]:
                     },
                 }
             )
+        replies.remember([c["id"] for c in calls], text)
         return None, calls
     if isinstance(obj.get("content"), str):
         return obj["content"], []

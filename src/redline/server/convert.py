@@ -7,8 +7,6 @@ penalties, logit_bias.
 
 from __future__ import annotations
 
-import contextlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,23 +62,17 @@ def _sampling(body: _Sampling, settings: ServerSettings, max_tokens: int | None)
 
 
 def _message_dict(m: Message) -> dict[str, Any]:
-    """A plain chat-template message. Tool turns become text, as small models'
-    templates know no tool roles."""
+    """A plain chat-template message (tool turns become text: see ``as_text_turn``)."""
     role = "system" if m.role == "developer" else m.role
-    if m.role == "tool":
-        return {
-            "role": "user",
-            "content": f"Tool result ({m.tool_call_id or ''}):\n{text_of(m.content)}",
-        }
-    if m.role == "assistant" and m.tool_calls:
-        calls = []
-        for c in m.tool_calls:
-            fn = c.get("function") or {}
-            args = fn.get("arguments", "{}")
-            with contextlib.suppress(json.JSONDecodeError):
-                args = json.loads(args) if isinstance(args, str) else args
-            calls.append({"name": fn.get("name", ""), "arguments": args})
-        return {"role": "assistant", "content": json.dumps({"tool_calls": calls})}
+    if m.role == "tool" or (m.role == "assistant" and m.tool_calls):
+        return structured.as_text_turn(
+            {
+                "role": m.role,
+                "content": text_of(m.content),
+                "tool_call_id": m.tool_call_id,
+                "tool_calls": m.tool_calls,
+            }
+        )
     return {"role": role, "content": text_of(m.content)}
 
 
