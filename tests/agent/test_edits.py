@@ -9,6 +9,7 @@ from redline.agent.edits import (
     apply_blocks,
     parse_blocks,
     rewrite,
+    rewrite_budget,
     rewrite_with_prediction,
     strip_fence,
 )
@@ -82,3 +83,27 @@ def test_rewrite_reports_speculation_and_cutoff() -> None:
     assert result.timings is not None and result.timings.accepted_tokens > 0
     with pytest.raises(EditError, match="cut off"):
         rewrite_with_prediction(provider, "same", SOURCE)
+
+
+def test_rewrite_budget_scales_with_the_file(tmp_path) -> None:
+    """A rewrite may take one reply's budget, or twice the old file, whichever is more."""
+    from redline.agent.checkpoints import Checkpoints
+    from redline.agent.tools import ToolBox
+    from redline.agent.workspace import Workspace
+
+    assert rewrite_budget("", 1024) == 1024
+    big = "x = 1\n" * 3000  # 18,000 characters, ~6,000 tokens
+    assert rewrite_budget(big, 1024) == 2 * (len(big) // 3) + 256
+    (tmp_path / "geo.py").write_text(SOURCE)
+    provider = ScriptedProvider([SOURCE.replace("w * h", "h * w")])
+    box = ToolBox(
+        Workspace(tmp_path),
+        Checkpoints(tmp_path, base=tmp_path.parent / f"{tmp_path.name}-cp"),
+        "t/1",
+        "full-auto",
+        provider=provider,
+        reply_tokens=700,
+    )
+    assert box.call("write", {"path": "geo.py", "instruction": "swap"}).ok
+    assert provider.requests[0].max_tokens == 700
+    assert "h * w" in (tmp_path / "geo.py").read_text()

@@ -173,6 +173,14 @@ class Rewrite:
     finish_reason: str
 
 
+def rewrite_budget(old: str, floor: int) -> int:
+    """Tokens a whole-file rewrite of ``old`` may take: twice the file (~3 characters
+    a token) and some, but at least one reply's ``floor``. A rewrite rarely doubles
+    a file; one that runs away stops there rather than at a fixed 4,096 tokens.
+    """
+    return max(floor, 2 * (len(old) // 3) + 256)
+
+
 def rewrite(
     provider: Provider,
     instruction: str,

@@ -122,6 +122,7 @@ class Agent:
             self.provider,
             cancel,
             test_command=self.config.test_command,
+            reply_tokens=self.config.max_tokens,
         )
         self.emit("task_start", task=task, task_id=task_id, native_tools=self.native)
         if not self.messages:

@@ -18,7 +18,13 @@ from typing import Any
 
 from redline.agent.checking import run_tests
 from redline.agent.checkpoints import Checkpoints
-from redline.agent.edits import apply_blocks, parse_blocks, rewrite, unified_diff
+from redline.agent.edits import (
+    apply_blocks,
+    parse_blocks,
+    rewrite,
+    rewrite_budget,
+    unified_diff,
+)
 from redline.agent.shell import cap, run_shell
 from redline.agent.workspace import Workspace
 from redline.errors import EditError, ProviderError, WorkspaceError
@@ -55,6 +61,8 @@ class ToolBox:
     run_timeout: float = 60.0
     test_timeout: float = 120.0
     test_command: list[str] | None = None
+    reply_tokens: int = 1024
+    """A model reply's token budget; a rewrite gets this at least (see ``rewrite_budget``)."""
 
     def allowed(self, kind: str, what: str) -> bool:
         if self.approval == "full-auto" or (self.approval == "auto-edit" and kind == "edit"):
@@ -147,7 +155,12 @@ class ToolBox:
                 return ToolOutcome("error: write needs 'content' or an 'instruction'", ok=False)
             try:
                 result = rewrite(
-                    self.provider, instruction, old or "", path=path, cancel=self.cancel
+                    self.provider,
+                    instruction,
+                    old or "",
+                    path=path,
+                    max_tokens=rewrite_budget(old or "", self.reply_tokens),
+                    cancel=self.cancel,
                 )
             except ProviderError as exc:
                 return ToolOutcome(f"error: the rewrite failed: {exc.message}", ok=False)
