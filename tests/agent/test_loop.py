@@ -45,14 +45,25 @@ def test_scripted_fix_of_the_sample_project(sample: Path, native: bool) -> None:
     assert snapshot_tree(sample) == before
 
 
-def test_system_prompt_has_overview_and_agents_md(sample: Path) -> None:
-    agent, provider = make_agent(
-        sample, [{"calls": [{"name": "done", "arguments": {"summary": "ok"}}]}]
-    )
+def test_first_task_message_has_overview_and_agents_md(sample: Path, tmp_path: Path) -> None:
+    done = {"calls": [{"name": "done", "arguments": {"summary": "ok"}}]}
+    agent, provider = make_agent(sample, [done, done])
     assert agent.run("look around").status == "finished"
-    system = provider.requests[0].messages[0]["content"]
-    assert "inventory/pricing.py" in system and "def order_total(" in system
-    assert "do not edit the tests" in system
+    system, first = provider.requests[0].messages[:2]
+    assert first["role"] == "user" and first["content"].index("# Project files") == 0
+    assert "inventory/pricing.py" in first["content"] and "def order_total(" in first["content"]
+    assert "do not edit the tests" in first["content"]
+    assert "look around" in first["content"]
+    # A later task in the conversation does not repeat the project context.
+    assert agent.run("and again").status == "finished"
+    assert "# Project files" not in provider.requests[1].messages[-1]["content"]
+    # The system message names no project: it is one cacheable prefix for every task.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "main.py").write_text("print('hi')\n")
+    agent2, provider2 = make_agent(other, [done])
+    assert agent2.run("something else").status == "finished"
+    assert provider2.requests[0].messages[0] == system
 
 
 def test_done_is_refused_while_verification_fails(sample: Path) -> None:

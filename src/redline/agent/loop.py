@@ -81,20 +81,27 @@ class Agent:
     def native(self) -> bool:
         return bool(self.provider.supports_native_tools)
 
-    def system_prompt(self, task: str) -> str:
+    def system_prompt(self) -> str:
+        """The same for every task and project (the tool format only), so a server's
+        KV cache keeps it, and the tools after it, from one task to the next."""
+        fmt = (
+            render("native_format.md")
+            if self.native
+            else render("text_format.md", tools=tools_description(self.config.tool_names()))
+        )
+        return render("system.md", format=fmt)
+
+    def project_context(self, task: str) -> str:
+        """The project's files (ranked for ``task``) and its AGENTS.md: what a
+        conversation's first task message starts with."""
         agents_md = self.ws.root / "AGENTS.md"
         instructions = (
             render("instructions.md", text=agents_md.read_text(encoding="utf-8")[:4000])
             if agents_md.is_file()
             else ""
         )
-        fmt = (
-            render("native_format.md")
-            if self.native
-            else render("text_format.md", tools=tools_description(self.config.tool_names()))
-        )
         overview = repo_overview(self.ws, task, self.config.overview_budget)
-        return render("system.md", format=fmt, overview=overview, instructions=instructions)
+        return render("context.md", overview=overview, instructions=instructions)
 
     def clear(self) -> None:
         self.messages = []
@@ -125,9 +132,12 @@ class Agent:
             reply_tokens=self.config.max_tokens,
         )
         self.emit("task_start", task=task, task_id=task_id, native_tools=self.native)
+        intro = ""
         if not self.messages:
-            self.add({"role": "system", "content": self.system_prompt(task)})
-        self.add({"role": "user", "content": render("task.md", task=task, files=attached)})
+            self.add({"role": "system", "content": self.system_prompt()})
+            intro = self.project_context(task).strip() + "\n\n"
+        message = intro + render("task.md", task=task, files=attached)
+        self.add({"role": "user", "content": message})
         state = TaskState(started=time.perf_counter())
         result = self._loop(box, state, cancel)
         result.changed = sorted(state.before)
