@@ -7,6 +7,7 @@ import pytest
 from redline.agent.edits import (
     Block,
     apply_blocks,
+    looping_text,
     parse_blocks,
     rewrite,
     rewrite_budget,
@@ -107,3 +108,32 @@ def test_rewrite_budget_scales_with_the_file(tmp_path) -> None:
     assert box.call("write", {"path": "geo.py", "instruction": "swap"}).ok
     assert provider.requests[0].max_tokens == 700
     assert "h * w" in (tmp_path / "geo.py").read_text()
+
+
+def test_looping_text() -> None:
+    assert looping_text("x = [" + "react.js" * 100)
+    assert looping_text("def f():\n" + "    pass\n" * 80)
+    assert not looping_text(SOURCE * 3)  # a period longer than 128 characters
+    assert not looping_text("\n".join(f"line {i}" for i in range(200)))
+
+
+def test_a_looping_rewrite_is_stopped_and_nothing_is_written(tmp_path) -> None:
+    from redline.agent.checkpoints import Checkpoints
+    from redline.agent.tools import ToolBox
+    from redline.agent.workspace import Workspace
+
+    runaway = "def area(w, h):\n" + "    return w * h\n" * 400
+    provider = ScriptedProvider([runaway])
+    result = rewrite(provider, "same", SOURCE)
+    assert result.finish_reason == "loop" and len(result.text) < len(runaway)
+    (tmp_path / "geo.py").write_text(SOURCE)
+    box = ToolBox(
+        Workspace(tmp_path),
+        Checkpoints(tmp_path, base=tmp_path.parent / f"{tmp_path.name}-cp"),
+        "t/1",
+        "full-auto",
+        provider=ScriptedProvider([runaway]),
+    )
+    outcome = box.call("write", {"path": "geo.py", "instruction": "same"})
+    assert not outcome.ok and "repeating" in outcome.output
+    assert (tmp_path / "geo.py").read_text() == SOURCE

@@ -181,6 +181,24 @@ def rewrite_budget(old: str, floor: int) -> int:
     return max(floor, 2 * (len(old) // 3) + 256)
 
 
+LOOP_MIN_CHARS = 512
+LOOP_MAX_PERIOD = 128
+
+
+def looping_text(text: str) -> bool:
+    """Whether ``text`` ends in one pattern of <= 128 characters repeated over and over:
+    its last max(512, 4p) characters equal the ones p earlier. Small models fall into
+    such loops in a rewrite and would write on to the token limit."""
+    n = len(text)
+    for p in range(1, LOOP_MAX_PERIOD + 1):
+        span = max(LOOP_MIN_CHARS, 4 * p)
+        if n < span + p:
+            break
+        if text[n - span :] == text[n - span - p : n - p]:
+            return True
+    return False
+
+
 def rewrite(
     provider: Provider,
     instruction: str,
@@ -191,7 +209,11 @@ def rewrite(
     max_tokens: int = 4096,
     cancel: threading.Event | None = None,
 ) -> Rewrite:
-    """Ask for the whole new text; the old text goes along as ``prediction``."""
+    """Ask for the whole new text; the old text goes along as ``prediction``.
+
+    A reply that falls into a loop is stopped there (finish reason ``"loop"``):
+    it could only end at the token limit, and nothing of it would be written.
+    """
     prompt = render("rewrite.md", instruction=instruction, path=path or "the text", old=text)
     messages = [*(history or [{"role": "system", "content": render("rewrite_system.md")}])]
     messages.append({"role": "user", "content": prompt})
@@ -201,11 +223,18 @@ def rewrite(
     parts: list[str] = []
     timings: TimingsEvent | None = None
     finish = "stop"
+    unchecked = 0  # characters since the last loop check
     stream = provider.stream(request, cancel)
     try:
         for event in stream:
             if isinstance(event, TextDelta):
                 parts.append(event.text)
+                unchecked += len(event.text)
+                if unchecked >= 64:
+                    unchecked = 0
+                    if looping_text("".join(parts)):
+                        finish = "loop"
+                        break
             elif isinstance(event, TimingsEvent):
                 timings = event
             elif isinstance(event, Done):
@@ -224,4 +253,6 @@ def rewrite_with_prediction(provider: Provider, instruction: str, text: str) -> 
     result = rewrite(provider, instruction, text)
     if result.finish_reason == "length":
         raise EditError("the rewrite was cut off (max_tokens); nothing applied")
+    if result.finish_reason == "loop":
+        raise EditError("the rewrite fell into a loop; nothing applied")
     return result.text

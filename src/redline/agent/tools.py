@@ -166,6 +166,10 @@ class ToolBox:
                 return ToolOutcome(f"error: the rewrite failed: {exc.message}", ok=False)
             if result.finish_reason == "length":
                 return ToolOutcome("error: the rewrite was cut off; nothing written", ok=False)
+            if result.finish_reason == "loop":
+                return ToolOutcome(
+                    "error: the rewrite kept repeating itself; nothing written", ok=False
+                )
             content, timings = result.text, result.timings
         outcome = self._commit(path, old, content, f"write {path}")
         outcome.model_timings = timings
