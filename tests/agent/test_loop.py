@@ -272,6 +272,21 @@ def test_replies_cut_twice_in_a_row_end_the_task(sample: Path) -> None:
     assert result.turns == 4 and len(provider.requests) == 4
 
 
+def test_a_reply_closed_because_it_looped_ends_the_task_at_once(sample: Path) -> None:
+    """More turns of a model that degenerated into repetition give more of the same."""
+    looped = {
+        "calls": [{"name": "edit", "arguments": {"path": "a.py", "edits": []}}],
+        "finish_reason": "length",
+        "looped": True,
+    }
+    done = {"calls": [{"name": "done", "arguments": {"summary": "never reached"}}]}
+    events: list[dict[str, Any]] = []
+    agent, provider = make_agent(sample, [looped, done], native=True, events=events)
+    result = agent.run("change a.py")
+    assert result.status == "loop" and result.turns == 1 and len(provider.requests) == 1
+    assert [e["looped"] for e in events if e["type"] == "reply_cut"] == [True]
+
+
 @pytest.mark.parametrize("native", [True, False])
 def test_without_tests_the_test_tool_is_not_offered(sample: Path, native: bool) -> None:
     test = {"calls": [{"name": "test", "arguments": {}}]}

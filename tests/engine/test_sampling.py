@@ -147,7 +147,7 @@ def test_a_reply_that_ends_in_time_is_not_steered(smollm2_engine: Engine) -> Non
         max_tokens=400,
     )
     text, timings, finish = smollm2_engine.complete(req)
-    assert finish == "stop"
+    assert finish == "stop" and not timings.looped
     assert timings.completion_tokens < 400 - CLOSE_MARGIN
     json.loads(text)
 
@@ -171,7 +171,7 @@ def test_a_looping_reply_closes_long_before_the_budget(gemma_engine: Engine) -> 
         prompt=RUNAWAY + " JSON:\n", grammar=schema_grammar(WRITE_SCHEMA), max_tokens=400
     )
     text, timings, finish = gemma_engine.complete(req)
-    assert finish == "length"
+    assert finish == "length" and timings.looped
     assert timings.completion_tokens < 120  # not 400
     assert json.loads(text)["content"].startswith("100000")
 

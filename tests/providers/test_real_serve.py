@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 from conftest import collect
 
-from redline.providers.base import ChatRequest, Usage
+from redline.providers.base import ChatRequest, TimingsEvent, Usage
 from redline.providers.openai_compat import OpenAICompatProvider
 from redline.providers.presets import get_preset
 from redline.providers.router import Router
@@ -85,6 +85,10 @@ def test_streams_from_real_serve_with_prediction(serve_url):
     assert reply.text.strip()
     usage = next(e for e in reply.events if isinstance(e, Usage))
     assert usage.completion_tokens >= 1 and usage.prompt_tokens > 0
+    # A redline server's own timings come along (the agent reads `looped` there).
+    timings = next(e for e in reply.events if isinstance(e, TimingsEvent))
+    engine = timings.extra["engine"]
+    assert engine["prompt_tokens"] == usage.prompt_tokens and engine["looped"] is False
 
 
 def test_router_fails_over_from_a_dead_server_to_real_serve(serve_url, fake_server):

@@ -228,7 +228,10 @@ class Agent:
         if reply.cut:
             # Never run a call whose arguments the limit may have cut (half a file).
             st.cut_replies += 1
-            self.emit("reply_cut", turn=stats.turn, name=reply.calls[0].name)
+            self.emit("reply_cut", turn=stats.turn, name=reply.calls[0].name, looped=reply.looped)
+            if reply.looped:
+                # Degenerate repetition: more turns give more of the same.
+                return self._stop(st, "loop", "the model's reply fell into a loop")
             if st.cut_replies >= self.config.max_cut_replies:
                 return self._stop(st, "token_limit", "replies kept reaching the token limit")
             note = render("cut_reply.md", limit=str(self.config.max_tokens))

@@ -41,6 +41,8 @@ class Streamed:
     pieces: dict[int, dict[str, str]] = field(default_factory=dict)
     finish: str = "stop"
     error: Exception | None = None
+    looped: bool = False
+    """A redline engine closed the reply early because it fell into a loop."""
 
 
 def build_request(
@@ -91,6 +93,7 @@ def stream_reply(
                 piece["arguments"] += event.arguments
             elif isinstance(event, TimingsEvent):
                 stats.add_timings(event, primary=True)
+                out.looped = bool((event.extra.get("engine") or {}).get("looped"))
             elif isinstance(event, Usage):
                 stats.add_usage(event)
             elif isinstance(event, Done):
@@ -119,6 +122,7 @@ def parse_reply(native: bool, got: Streamed) -> ParsedReply:
     if got.finish == "length" and parsed.calls and parsed.well_formed:
         # The engine closed the JSON at the limit: well formed, but cut short.
         parsed.cut = True
+        parsed.looped = got.looped
     elif got.finish in ("length", "cancelled"):
         parsed.well_formed = False
         parsed.problem = parsed.problem or f"reply ended early ({got.finish})"

@@ -155,6 +155,8 @@ class ParsedReply:
     problem: str = ""
     cut: bool = False
     """Parsed, but the token limit ended it: the arguments may be incomplete."""
+    looped: bool = False
+    """Cut because it fell into a loop (the engine says so; only a redline engine can)."""
 
 
 def validate(name: str, args: Any) -> str:

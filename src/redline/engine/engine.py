@@ -224,6 +224,7 @@ class Engine:
                     written.append(tok)
                     if len(written) % 8 == 0 and not sampler.closing and looping(written):
                         sampler.closing = sampler.steered = True  # a loop, cut off
+                        tm.looped = True
                 if stopped:
                     finish = "stop"
                     break

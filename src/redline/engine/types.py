@@ -61,6 +61,8 @@ class Timings:
     drafted_tokens: int = 0
     accepted_tokens: int = 0
     verify_batches: int = 0
+    looped: bool = False
+    """The grammar-constrained reply fell into a loop and was closed early."""
 
     @property
     def decode_tok_s(self) -> float:

@@ -186,6 +186,7 @@ class OpenAICompatProvider:
         pieces = 0
         finish: str | None = None
         usage: dict[str, Any] | None = None
+        engine: dict[str, Any] | None = None
         unwatch = watch_cancel(cancel, lambda: abort_response(raw.http_response))
         try:
             lines = raw.iter_lines()
@@ -196,6 +197,7 @@ class OpenAICompatProvider:
                     yield ErrorEvent(self._stream_error(chunk["error"], first_at is not None))
                     return
                 usage = chunk.get("usage") or usage
+                engine = chunk.get("x_redline_timings") or engine  # a redline server's
                 for choice in (chunk.get("choices") or [])[:1]:
                     for event in delta_events(choice.get("delta")):
                         if first_at is None:
@@ -214,11 +216,16 @@ class OpenAICompatProvider:
         if cancel is not None and cancel.is_set():
             yield Done("cancelled")
             return
-        yield from self._summary(usage, started, first_at, pieces)
+        yield from self._summary(usage, started, first_at, pieces, engine)
         yield Done(finish or "stop")
 
     def _summary(
-        self, usage: dict[str, Any] | None, started: float, first_at: float | None, pieces: int
+        self,
+        usage: dict[str, Any] | None,
+        started: float,
+        first_at: float | None,
+        pieces: int,
+        engine: dict[str, Any] | None = None,
     ) -> Iterator[Event]:
         end = time.monotonic()
         completion = pieces
@@ -234,6 +241,7 @@ class OpenAICompatProvider:
             total_s=end - started,
             completion_tokens=completion,
             tok_s=tok_s,
+            extra={"engine": engine} if engine else {},
         )
 
     def _stream_error(self, body: Any, after_first_token: bool) -> ProviderError:

@@ -138,7 +138,11 @@ class ScriptedProvider:
             tok_s=out_tokens / total if total > 0 else 0.0,
             drafted_tokens=drafted,
             accepted_tokens=accepted,
-            extra={"simulated": True},
+            # A recorded reply may say the engine closed it for looping, as redline's does.
+            extra={
+                "simulated": True,
+                **({"engine": {"looped": True}} if reply.get("looped") else {}),
+            },
         )
         yield Done(str(reply.get("finish_reason", "stop")))
 
