@@ -121,15 +121,20 @@ def _weather_tool() -> list[dict]:
     return [{"type": "function", "function": fn}]
 
 
-def test_tool_calls_parse(client: openai.OpenAI) -> None:
-    r = client.chat.completions.create(
+def _weather_call(client: openai.OpenAI, messages: list[dict], max_tokens: int = 40):
+    """A greedy turn that must call get_weather."""
+    return client.chat.completions.create(
         model=MODEL,
-        messages=[{"role": "user", "content": "What is the weather in Paris?"}],
+        messages=messages,
         tools=_weather_tool(),
         tool_choice="required",
-        max_tokens=40,
+        max_tokens=max_tokens,
         temperature=0,
     )
+
+
+def test_tool_calls_parse(client: openai.OpenAI) -> None:
+    r = _weather_call(client, [{"role": "user", "content": "What is the weather in Paris?"}])
     choice = r.choices[0]
     assert choice.finish_reason == "tool_calls"
     call = choice.message.tool_calls[0]
@@ -140,14 +145,7 @@ def test_tool_calls_parse(client: openai.OpenAI) -> None:
 def test_next_turn_after_a_tool_call_reuses_the_whole_turn(client: openai.OpenAI) -> None:
     """The calls sent back re-render as generated, so the reply's tokens stay cached."""
     ask = [{"role": "user", "content": "What is the weather in Paris?"}]
-    first = client.chat.completions.create(
-        model=MODEL,
-        messages=ask,
-        tools=_weather_tool(),
-        tool_choice="required",
-        max_tokens=40,
-        temperature=0,
-    )
+    first = _weather_call(client, ask)
     msg = first.choices[0].message
     assert msg.tool_calls
     turn = [
@@ -155,14 +153,7 @@ def test_next_turn_after_a_tool_call_reuses_the_whole_turn(client: openai.OpenAI
         msg.model_dump(exclude_none=True),
         {"role": "tool", "tool_call_id": msg.tool_calls[0].id, "content": "sunny, 21 C"},
     ]
-    second = client.chat.completions.create(
-        model=MODEL,
-        messages=turn,
-        tools=_weather_tool(),
-        tool_choice="required",
-        max_tokens=8,
-        temperature=0,
-    )
+    second = _weather_call(client, turn, max_tokens=8)
     assert first.usage is not None and second.usage is not None
     cached = second.usage.prompt_tokens_details.cached_tokens
     # The first turn's prompt and at least part of its reply (the model's own tokens).

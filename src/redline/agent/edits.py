@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redline.agent.templates import render
+from redline.engine.text import ends_in_loop
 from redline.errors import EditError
 from redline.providers.base import (
     ChatRequest,
@@ -189,14 +190,7 @@ def looping_text(text: str) -> bool:
     """Whether ``text`` ends in one pattern of <= 128 characters repeated over and over:
     its last max(512, 4p) characters equal the ones p earlier. Small models fall into
     such loops in a rewrite and would write on to the token limit."""
-    n = len(text)
-    for p in range(1, LOOP_MAX_PERIOD + 1):
-        span = max(LOOP_MIN_CHARS, 4 * p)
-        if n < span + p:
-            break
-        if text[n - span :] == text[n - span - p : n - p]:
-            return True
-    return False
+    return ends_in_loop(text, max_period=LOOP_MAX_PERIOD, min_span=LOOP_MIN_CHARS)
 
 
 def rewrite(

@@ -39,6 +39,7 @@ import llama_cpp
 import numpy as np
 
 from redline.engine.llama import Session
+from redline.engine.text import ends_in_loop
 from redline.engine.types import GenerationRequest
 from redline.errors import InvalidRequestError
 
@@ -59,14 +60,9 @@ def looping(tokens: list[int]) -> bool:
     8 tokens), which real code or prose does not do; a 64-token run of one
     digit, or a list of the same two edits over and over, does.
     """
-    n = len(tokens)
-    for p in range(1, LOOP_MAX_PERIOD + 1):
-        span = max(LOOP_MIN_SPAN, LOOP_MIN_REPEATS * p)
-        if n < span + p:
-            break
-        if tokens[n - span :] == tokens[n - span - p : n - p]:
-            return True
-    return False
+    return ends_in_loop(
+        tokens, max_period=LOOP_MAX_PERIOD, min_span=LOOP_MIN_SPAN, min_repeats=LOOP_MIN_REPEATS
+    )
 
 
 class Sampler:

@@ -3,6 +3,21 @@
 from __future__ import annotations
 
 import codecs
+from collections.abc import Sequence
+
+
+def ends_in_loop(seq: Sequence, *, max_period: int, min_span: int, min_repeats: int = 4) -> bool:
+    """Whether ``seq`` ends in one pattern repeated over and over: for some period
+    p <= ``max_period``, its last max(``min_span``, ``min_repeats`` * p) items equal
+    the ones p earlier. Works on tokens (the engine) and on characters (a rewrite)."""
+    n = len(seq)
+    for p in range(1, max_period + 1):
+        span = max(min_span, min_repeats * p)
+        if n < span + p:
+            break
+        if seq[n - span :] == seq[n - span - p : n - p]:
+            return True
+    return False
 
 
 class StopScanner:
