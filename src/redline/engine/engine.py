@@ -273,18 +273,25 @@ class Engine:
                 accepted, model_tok = verify_draft(rows, draft, self.tie_margin)
             else:
                 accepted, model_tok = sampler.verify(rows, draft)
+            tie = model_tok is None
             if model_tok is None:
-                # A near-tie row is not trusted from a batch: re-decode its input token
-                # as the first row of the next batch, where it computes like plain decoding.
+                # A near-tie row is not trusted from a batch (its first row included):
+                # decode that row's input token alone, as plain decoding computes it.
                 s.truncate(base + accepted)
-                pending = draft[:accepted]
+                s.decode([[last, *draft][accepted]], all_logits=False)
+                model_tok = self._pick(None, 0, 0)
             else:
                 s.truncate(base + 1 + accepted)
-                pending = [*draft[:accepted], model_tok]
+            pending = [*draft[:accepted], model_tok]
             gate.spec_step(len(pending), time.perf_counter() - step)
+            # A tie that the lone decode settles in the draft's favour is no miss.
+            settled = tie and accepted < len(draft) and model_tok == draft[accepted]
+            agreed = accepted + int(settled)
             tm.drafted_tokens += len(draft)
-            tm.accepted_tokens += accepted
+            tm.accepted_tokens += agreed
             tm.verify_batches += 1
+            if settled:
+                continue  # neither shrink the draft nor pause drafting
             k.update(len(draft), accepted)
             if accepted == 0:
                 cooldown = min(max(1, cooldown * 2), 4 if req.prediction else 16)
@@ -316,10 +323,10 @@ def verify_draft(logits: np.ndarray, draft: list[int], margin: float) -> tuple[i
     Returns ``(accepted, model_token)``; ``model_token`` is the model's own
     token after the accepted prefix, or None when that row (or an earlier
     matching one) is a near tie (top-two logits within ``margin``). llama.cpp
-    computes a batch's rows after the first with other kernels than one-token
-    decoding, so their logits differ in the last bits; only where the top two
-    are close can that flip the argmax. Such a row is left for the caller to
-    decode again as the first row of a batch, which computes like plain decoding.
+    computes a batch's rows with other kernels than one-token decoding (the
+    first row too), so their logits differ, by up to a few tenths here; only
+    where the top two are close can that flip the argmax. Such a row is left
+    for the caller to decode alone, as plain decoding computes it.
     """
     rows = logits.shape[0]
     best = np.argmax(logits, axis=1)
@@ -328,13 +335,9 @@ def verify_draft(logits: np.ndarray, draft: list[int], margin: float) -> tuple[i
     second = np.max(logits, axis=1)
     tie = (top - second) < margin
     accepted = 0
-    while accepted < len(draft):
-        if accepted > 0 and tie[accepted]:
-            return accepted, None
-        if int(best[accepted]) != draft[accepted]:
-            break
+    while accepted < len(draft) and not tie[accepted] and int(best[accepted]) == draft[accepted]:
         accepted += 1
-    if accepted > 0 and tie[accepted]:
+    if tie[accepted]:
         return accepted, None
     return accepted, int(best[accepted])
 
