@@ -16,6 +16,7 @@ servers are measured alike. Nothing here asserts; it prints and returns.
 
 from __future__ import annotations
 
+import difflib
 import statistics
 import tempfile
 from pathlib import Path
@@ -26,6 +27,7 @@ from rich.console import Console
 from rich.table import Table
 from websockets.sync.client import connect
 
+from redline.agent.templates import render
 from redline.bench.serve_client import (
     Turn,
     inproc_turn,
@@ -152,22 +154,48 @@ def _overhead(engine, http, red, model, n) -> dict[str, Any]:
     }
 
 
+def _edit_messages(source: str) -> list[dict[str, str]]:
+    """The request redline's agent sends for a whole-file rewrite (agent/edits.rewrite)."""
+    instruction = "Rename the function compute_total to calculate_total everywhere."
+    return [
+        {"role": "system", "content": render("rewrite_system.md")},
+        {
+            "role": "user",
+            "content": render("rewrite.md", instruction=instruction, path="shop.py", old=source),
+        },
+    ]
+
+
 def _edit(engine, http, red, llc, model, reps, quick) -> dict[str, Any]:
+    """The edit three ways on redline (plain; the old file as prediction; the reply
+    itself as prediction) and plain on llama_cpp.server.
+
+    The old file is the real case: how much of it the reply keeps is up to the model.
+    The reply itself as prediction is the case where the model keeps every predicted
+    token: the most speculation can give on this machine, whatever the model.
+    """
     source = EDIT_FILE if not quick else EDIT_FILE.split("\n\ndef cheapest")[0] + "\n"
-    prompt = (
-        "Rename the function compute_total to calculate_total everywhere in this file. "
-        f"Output the whole file and nothing else.\n\n```python\n{source}```"
-    )
     max_tokens = len(engine.tokenize(source)) + 48
-    body = _chat(prompt, max_tokens, model)
+    body = {**_chat("", max_tokens, model), "messages": _edit_messages(source)}
+    reply = sse_turn(http, red.base, body).text  # greedy: the same reply every time
     predicted = {**body, "prediction": {"type": "content", "content": source}}
-    runs: dict[str, list[Turn]] = {"redline_prediction": [], "redline_plain": [], "llama_cpp": []}
+    exact = {**body, "prediction": {"type": "content", "content": reply}}
+    runs: dict[str, list[Turn]] = {
+        "redline_prediction": [],
+        "redline_exact_prediction": [],
+        "redline_plain": [],
+        "llama_cpp": [],
+    }
     for _ in range(reps):
         runs["redline_prediction"].append(sse_turn(http, red.base, predicted))
+        runs["redline_exact_prediction"].append(sse_turn(http, red.base, exact))
         runs["redline_plain"].append(sse_turn(http, red.base, body))
         runs["llama_cpp"].append(sse_turn(http, llc.base, _plain(body)))
     out = {name: _summary(engine, turns) for name, turns in runs.items()}
-    out["same_text"] = runs["redline_prediction"][-1].text == runs["redline_plain"][-1].text
+    plain = runs["redline_plain"][-1].text
+    out["same_text"] = runs["redline_prediction"][-1].text == plain
+    out["exact_same_text"] = runs["redline_exact_prediction"][-1].text == plain
+    out["kept_old_file"] = round(difflib.SequenceMatcher(None, source, plain).ratio(), 2)
     return out
 
 
@@ -219,7 +247,10 @@ def _print(result: dict[str, Any], console: Console) -> None:
         f"(same text on {chat['same_text']:.0%} of turns); "
         f"edit with prediction vs llama_cpp: decode {r['edit_decode_tok_s']}x, "
         f"end-to-end tok/s {r['edit_e2e_tok_s']}x, wall time {r['edit_e2e']}x; "
-        f"prediction kept the text: {edit['same_text']}; "
+        f"prediction kept the text: {edit['same_text']}; the reply kept "
+        f"{edit['kept_old_file']:.0%} of the old file; with the reply itself as prediction "
+        f"(every drafted token kept): decode {r['edit_exact_decode_tok_s']}x, wall time "
+        f"{r['edit_exact_e2e']}x, text kept: {edit['exact_same_text']}; "
         f"redline TTFT over in-process: {r['ttft_overhead_ms']} ms"
     )
 
@@ -283,6 +314,12 @@ def run_serve_bench(
             ),
             "edit_e2e": _ratio(
                 edit["llama_cpp"]["total_ms"], edit["redline_prediction"]["total_ms"]
+            ),
+            "edit_exact_decode_tok_s": _ratio(
+                edit["redline_exact_prediction"]["decode_tok_s"], edit["llama_cpp"]["decode_tok_s"]
+            ),
+            "edit_exact_e2e": _ratio(
+                edit["llama_cpp"]["total_ms"], edit["redline_exact_prediction"]["total_ms"]
             ),
             "ttft_overhead_ms": round(chat["redline"]["ttft_ms"] - chat["inproc"]["ttft_ms"], 2),
         },

@@ -251,11 +251,11 @@ def all_command(
         raise typer.Exit(1)
 
 
-def _delegate(module: str, func: str, plot: str | None):
+def _delegate(module: str, func: str, plot: str | None, default_model: str):
     """A command for a benchmark another module owns, imported only when run."""
 
     def command(
-        model: str = typer.Option("gemma3-270m", "--model", "-m"),
+        model: str = typer.Option(default_model, "--model", "-m"),
         quick: bool = typer.Option(False, "--quick", help="A smaller, faster run."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
@@ -283,13 +283,25 @@ def _delegate(module: str, func: str, plot: str | None):
     return command
 
 
+# serve's workload is chat: Gemma 3 270M base has no chat template (llama_cpp.server
+# falls back to llama-2's and gets empty replies), SmolLM2-Instruct has one.
 _DELEGATED = {
-    "edit": ("run_edit_bench", "plot_edit", "Speculative edits: plain vs speculative tok/s."),
-    "decode": ("run_decode_bench", None, "Decoding speed of the engine."),
-    "serve": ("run_serve_bench", "plot_serve", "redline serve vs llama_cpp.server."),
+    "edit": (
+        "run_edit_bench",
+        "plot_edit",
+        "Speculative edits: plain vs speculative tok/s.",
+        "gemma3-270m",
+    ),
+    "decode": ("run_decode_bench", None, "Decoding speed of the engine.", "gemma3-270m"),
+    "serve": (
+        "run_serve_bench",
+        "plot_serve",
+        "redline serve vs llama_cpp.server.",
+        "smollm2-135m",
+    ),
 }
-for _name, (_func, _plot, _help) in _DELEGATED.items():
-    bench_app.command(_name, help=_help)(_delegate(_name, _func, _plot))
+for _name, (_func, _plot, _help, _model) in _DELEGATED.items():
+    bench_app.command(_name, help=_help)(_delegate(_name, _func, _plot, _model))
 
 
 def register(app: typer.Typer) -> None:

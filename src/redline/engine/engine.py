@@ -284,16 +284,15 @@ class Engine:
                 s.truncate(base + 1 + accepted)
             pending = [*draft[:accepted], model_tok]
             gate.spec_step(len(pending), time.perf_counter() - step)
-            # A tie that the lone decode settles in the draft's favour is no miss.
+            # A tie that the lone decode settles in the draft's favour is no miss (no
+            # pause), but the rows after it were wasted as a miss's are (shorter drafts).
             settled = tie and accepted < len(draft) and model_tok == draft[accepted]
             agreed = accepted + int(settled)
             tm.drafted_tokens += len(draft)
             tm.accepted_tokens += agreed
             tm.verify_batches += 1
-            if settled:
-                continue  # neither shrink the draft nor pause drafting
-            k.update(len(draft), accepted)
-            if accepted == 0:
+            k.update(len(draft), agreed)
+            if agreed == 0:
                 cooldown = min(max(1, cooldown * 2), 4 if req.prediction else 16)
                 skip = cooldown
             else:
