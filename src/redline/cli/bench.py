@@ -262,6 +262,8 @@ def _delegate(module: str, func: str, plot: str | None, default_model: str):
         import importlib
         import inspect
 
+        from rich.console import Console
+
         from redline.bench import plots
         from redline.bench.results import save
         from redline.errors import ConfigError
@@ -271,9 +273,12 @@ def _delegate(module: str, func: str, plot: str | None, default_model: str):
         except (ImportError, AttributeError) as exc:
             raise ConfigError(f"`redline bench {module}` is not available yet: {exc}") from exc
         accepts = inspect.signature(run).parameters
-        result = run(
-            model, quick=quick, **({"json_out": json_out} if "json_out" in accepts else {})
-        )
+        extra: dict[str, object] = {}
+        if "json_out" in accepts:
+            extra["json_out"] = json_out
+        elif json_out and "console" in accepts:
+            extra["console"] = Console(stderr=True)  # stdout carries only the JSON
+        result = run(model, quick=quick, **extra)
         if json_out and "json_out" not in accepts:
             sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
         save(result, module)
