@@ -104,10 +104,20 @@ def _chat(prompt: str, max_tokens: int, model: str) -> dict[str, Any]:
     }
 
 
-def _plain(body: dict[str, Any]) -> dict[str, Any]:
+def _plain(body: dict[str, Any], engine: Engine) -> dict[str, Any]:
     """The body for llama_cpp.server: its default repeat_penalty (1.1) would change
-    greedy outputs; OpenAI's wire format, and redline, have none."""
-    return {**body, "repeat_penalty": 1.0}
+    greedy outputs; OpenAI's wire format, and redline, have none.
+
+    A model without a chat template (a base model such as Gemma 3 270M) gets
+    llama-2's from llama-cpp-python, and answers it with nothing; it is sent the
+    prompt redline renders instead, as a text completion, so both servers read
+    the same tokens.
+    """
+    if engine.chat.native:
+        return {**body, "repeat_penalty": 1.0}
+    rest = {k: v for k, v in body.items() if k not in ("messages", "prediction")}
+    prompt = engine.render_chat(body["messages"])
+    return {**rest, "prompt": prompt, "stop": engine.chat.stop, "repeat_penalty": 1.0}
 
 
 def _streamed_chat(engine, http, red, llc, model, prompts, max_tokens, reps) -> dict[str, Any]:
@@ -116,7 +126,7 @@ def _streamed_chat(engine, http, red, llc, model, prompts, max_tokens, reps) -> 
         for prompt in prompts:
             body = _chat(prompt, max_tokens, model)
             runs["redline"].append(sse_turn(http, red.base, body))
-            runs["llama_cpp"].append(sse_turn(http, llc.base, _plain(body)))
+            runs["llama_cpp"].append(sse_turn(http, llc.base, _plain(body, engine)))
             runs["inproc"].append(inproc_turn(engine, body))
     out: dict[str, Any] = {name: _summary(engine, turns) for name, turns in runs.items()}
     # Same tokens, same work: the tok/s comparison is only fair where the texts agree.
@@ -190,7 +200,7 @@ def _edit(engine, http, red, llc, model, reps, quick) -> dict[str, Any]:
         runs["redline_prediction"].append(sse_turn(http, red.base, predicted))
         runs["redline_exact_prediction"].append(sse_turn(http, red.base, exact))
         runs["redline_plain"].append(sse_turn(http, red.base, body))
-        runs["llama_cpp"].append(sse_turn(http, llc.base, _plain(body)))
+        runs["llama_cpp"].append(sse_turn(http, llc.base, _plain(body, engine)))
     out = {name: _summary(engine, turns) for name, turns in runs.items()}
     plain = runs["redline_plain"][-1].text
     out["same_text"] = runs["redline_prediction"][-1].text == plain

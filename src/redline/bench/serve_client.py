@@ -97,18 +97,20 @@ def threads() -> int:
 
 
 def sse_turn(client: httpx.Client, base: str, body: dict[str, Any]) -> Turn:
-    """One streamed chat completion over HTTP/SSE."""
+    """One streamed chat completion (or, for a body with a ``prompt``, a text
+    completion) over HTTP/SSE."""
     parts: list[str] = []
     t0 = time.perf_counter()
     t_first = t_last = 0.0
-    with client.stream("POST", f"{base}/v1/chat/completions", json={**body, "stream": True}) as r:
+    path = "/v1/completions" if "prompt" in body else "/v1/chat/completions"
+    with client.stream("POST", f"{base}{path}", json={**body, "stream": True}) as r:
         r.raise_for_status()
         for line in r.iter_lines():
             if not line.startswith("data: ") or line == "data: [DONE]":
                 continue
             obj = json.loads(line[6:])
             for choice in obj.get("choices") or []:
-                text = (choice.get("delta") or {}).get("content") or ""
+                text = choice.get("text") or (choice.get("delta") or {}).get("content") or ""
                 if text:
                     t_last = time.perf_counter()
                     t_first = t_first or t_last
