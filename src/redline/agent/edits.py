@@ -193,6 +193,17 @@ def looping_text(text: str) -> bool:
     return ends_in_loop(text, max_period=LOOP_MAX_PERIOD, min_span=LOOP_MIN_CHARS)
 
 
+def rewrite_messages(
+    instruction: str, text: str, *, path: str = "", history: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The chat messages of a whole-file rewrite request: ``history`` (or the rewrite
+    system prompt), then the instruction with the old text."""
+    prompt = render("rewrite.md", instruction=instruction, path=path or "the text", old=text)
+    messages = [*(history or [{"role": "system", "content": render("rewrite_system.md")}])]
+    messages.append({"role": "user", "content": prompt})
+    return messages
+
+
 def rewrite(
     provider: Provider,
     instruction: str,
@@ -208,9 +219,7 @@ def rewrite(
     A reply that falls into a loop is stopped there (finish reason ``"loop"``):
     it could only end at the token limit, and nothing of it would be written.
     """
-    prompt = render("rewrite.md", instruction=instruction, path=path or "the text", old=text)
-    messages = [*(history or [{"role": "system", "content": render("rewrite_system.md")}])]
-    messages.append({"role": "user", "content": prompt})
+    messages = rewrite_messages(instruction, text, path=path, history=history)
     request = ChatRequest(
         messages=messages, max_tokens=max_tokens, prediction=text or None, temperature=0.0
     )

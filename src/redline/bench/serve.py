@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 from websockets.sync.client import connect
 
-from redline.agent.templates import render
+from redline.agent.edits import rewrite_messages
 from redline.bench.serve_client import (
     Turn,
     inproc_turn,
@@ -164,18 +164,6 @@ def _overhead(engine, http, red, model, n) -> dict[str, Any]:
     }
 
 
-def _edit_messages(source: str) -> list[dict[str, str]]:
-    """The request redline's agent sends for a whole-file rewrite (agent/edits.rewrite)."""
-    instruction = "Rename the function compute_total to calculate_total everywhere."
-    return [
-        {"role": "system", "content": render("rewrite_system.md")},
-        {
-            "role": "user",
-            "content": render("rewrite.md", instruction=instruction, path="shop.py", old=source),
-        },
-    ]
-
-
 def _edit(engine, http, red, llc, model, reps, quick) -> dict[str, Any]:
     """The edit three ways on redline (plain; the old file as prediction; the reply
     itself as prediction) and plain on llama_cpp.server.
@@ -186,7 +174,10 @@ def _edit(engine, http, red, llc, model, reps, quick) -> dict[str, Any]:
     """
     source = EDIT_FILE if not quick else EDIT_FILE.split("\n\ndef cheapest")[0] + "\n"
     max_tokens = len(engine.tokenize(source)) + 48
-    body = {**_chat("", max_tokens, model), "messages": _edit_messages(source)}
+    # the request redline's agent sends for a whole-file rewrite
+    instruction = "Rename the function compute_total to calculate_total everywhere."
+    messages = rewrite_messages(instruction, source, path="shop.py")
+    body = {**_chat("", max_tokens, model), "messages": messages}
     reply = sse_turn(http, red.base, body).text  # greedy: the same reply every time
     predicted = {**body, "prediction": {"type": "content", "content": source}}
     exact = {**body, "prediction": {"type": "content", "content": reply}}

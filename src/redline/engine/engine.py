@@ -34,9 +34,9 @@ from redline.engine.drafts import (
 from redline.engine.inspect import model_info, vocab_has_fim
 from redline.engine.llama import Session, default_threads, load_llama
 from redline.engine.models import check_gguf, resolve_model
-from redline.engine.prompt_cache import PromptCache, common_prefix
+from redline.engine.prompt_cache import PromptCache
 from redline.engine.sampling import Sampler, looping
-from redline.engine.text import StopScanner
+from redline.engine.text import StopScanner, common_prefix
 from redline.engine.types import Chunk, FinishReason, GenerationRequest, ModelInfo, Timings
 from redline.errors import CancelledError, ContextOverflowError, InvalidRequestError
 

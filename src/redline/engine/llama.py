@@ -19,6 +19,7 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
+from redline.engine.text import common_prefix
 from redline.errors import ContextOverflowError, ModelLoadError, RedlineError
 
 
@@ -134,11 +135,7 @@ class Session:
         At least the prompt's last token is always evaluated again, because its
         logits are needed to choose the first output token.
         """
-        limit = min(len(self.tokens), len(prompt) - 1)
-        n = 0
-        while n < limit and self.tokens[n] == prompt[n]:
-            n += 1
-        self.truncate(n)
+        self.truncate(common_prefix(self.tokens, prompt[:-1]))
         return len(self.tokens)
 
     def save_state(self) -> bytearray:

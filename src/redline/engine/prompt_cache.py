@@ -25,21 +25,13 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from redline.engine.text import common_prefix
+
 DEFAULT_CACHE_MB = int(os.environ.get("REDLINE_CACHE_RAM_MB", "1024"))
 MIN_SAVE_TOKENS = 128
 """A KV cache shorter than this costs less to recompute than to keep (~1 s at most)."""
 MIN_GAIN_TOKENS = 64
 """A saved state is restored only when it saves at least this many tokens over the live cache."""
-
-
-def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    """How many leading tokens two sequences share."""
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 @dataclass

@@ -6,6 +6,16 @@ import codecs
 from collections.abc import Sequence
 
 
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading items (tokens) two sequences share."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 def ends_in_loop(seq: Sequence, *, max_period: int, min_span: int, min_repeats: int = 4) -> bool:
     """Whether ``seq`` ends in one pattern repeated over and over: for some period
     p <= ``max_period``, its last max(``min_span``, ``min_repeats`` * p) items equal
