@@ -87,6 +87,8 @@ class Settings:
     approval: str = "suggest"
     n_ctx: int = 8192
     threads: int | None = None
+    edit_format: str | None = None
+    """The agent's edit protocol (whole, diff, tools); None picks by model."""
     raw: dict[str, Any] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
 
@@ -106,6 +108,7 @@ _ENV_KEYS = {
     "REDLINE_APPROVAL": "approval",
     "REDLINE_N_CTX": "n_ctx",
     "REDLINE_THREADS": "threads",
+    "REDLINE_EDIT_FORMAT": "edit_format",
 }
 
 
@@ -125,7 +128,7 @@ def load_settings(start: Path | None = None, **flags: Any) -> Settings:
         if value is not None:
             merged[key] = value
     settings = Settings(raw=merged, sources=sources)
-    for key in ("model", "completion_model", "provider", "approval"):
+    for key in ("model", "completion_model", "provider", "approval", "edit_format"):
         if merged.get(key) is not None:
             setattr(settings, key, str(merged[key]))
     for key in ("n_ctx", "threads"):

@@ -109,10 +109,33 @@ def test_error_loop_fixes_an_undefined_name_without_showing_the_tests():
     assert not any("def check(candidate)" in s for s in model.seen)
 
 
-def test_error_loop_is_skipped_for_a_clean_first_answer():
+def test_a_failing_docstring_example_is_fed_back_not_the_hidden_tests():
     model = StubCodeModel(WRONG_BODY, CORRECT_BODY)
     both = humaneval.solve_problem(model, PROBLEM, retries=2, limits=FAST)
-    assert both["loop"]["attempts"] == 1 and both["loop"]["passed"] is False
+    assert both["single"]["passed"] is False
+    assert both["loop"]["attempts"] == 2 and both["loop"]["passed"] is True
+    shown = model.seen[1]
+    assert "example fails" in shown and "has_close_elements([1.0, 2.8, 3.0" in shown
+    assert "expected True" in shown
+    assert not any("def check(candidate)" in s for s in model.seen)
+
+
+def test_error_loop_is_skipped_for_a_clean_first_answer():
+    model = StubCodeModel(CORRECT_BODY, WRONG_BODY)
+    both = humaneval.solve_problem(model, PROBLEM, retries=2, limits=FAST)
+    assert both["loop"]["attempts"] == 1 and both["loop"]["passed"] is True
+
+
+def test_docstring_examples_in_both_styles():
+    from redline.bench.examples import docstring_examples
+
+    doctests = docstring_examples(PROBLEM["prompt"], "has_close_elements")
+    assert [e.want for e in doctests] == ["False", "True"]
+    prose = 'def f(x):\n    """Double it.\n    f(2) ➞ 4\n    f(0) == 0\n    """\n'
+    assert [(e.call, e.want) for e in docstring_examples(prose, "f")] == [
+        ("f(2)", "4"),
+        ("f(0)", "0"),
+    ]
 
 
 HUMANEVAL_SCHEMA = {

@@ -17,9 +17,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from redline.agent.attach import attach
+from redline.agent.attach import attach, mentioned
 from redline.agent.checking import Verification, verify_changes
 from redline.agent.checkpoints import Checkpoints
+from redline.agent.formats import get_format
+from redline.agent.model_settings import settings_for
 from redline.agent.query import (
     Streamed,
     assistant_message,
@@ -27,6 +29,7 @@ from redline.agent.query import (
     parse_reply,
     stream_reply,
 )
+from redline.agent.replyloop import ReplyLoop
 from redline.agent.repomap import repo_overview
 from redline.agent.state import EXIT_CODES, AgentConfig, RunResult, TaskState
 from redline.agent.telemetry import TurnStats
@@ -67,6 +70,9 @@ class Agent:
         self.checkpoints = checkpoints or Checkpoints(self.ws.root)
         self.messages: list[dict[str, Any]] = list(messages or [])
         self.history: list[dict[str, Any]] = []
+        self.format_name: str | None = None
+        self.shown: dict[str, str] = {}
+        """File texts this conversation has shown the model (one-reply formats)."""
         self.tasks_run = 0
 
     # -- events and messages -----------------------------------------------
@@ -80,6 +86,16 @@ class Agent:
     @property
     def native(self) -> bool:
         return bool(self.provider.supports_native_tools)
+
+    def edit_format(self) -> str:
+        """The protocol for this model: ``whole``/``diff`` (one reply) or ``tools``."""
+        members = getattr(self.provider, "members", None)
+        target = members[0].provider if members else self.provider
+        model = str(getattr(target, "model", "") or "")
+        if not model and not self.config.edit_format:
+            return "tools"  # a scripted provider replays tool calls
+        local = type(target).__name__ == "LocalProvider"
+        return settings_for(model, local=local, override=self.config.edit_format).edit_format
 
     def system_prompt(self) -> str:
         """The same for every task and project (the tool format only), so a server's
@@ -105,6 +121,7 @@ class Agent:
 
     def clear(self) -> None:
         self.messages = []
+        self.shown = {}
         self.emit("clear")
 
     # -- one task ----------------------------------------------------------
@@ -131,15 +148,35 @@ class Agent:
             test_command=self.config.test_command,
             reply_tokens=self.config.max_tokens,
         )
-        self.emit("task_start", task=task, task_id=task_id, native_tools=self.native)
-        intro = ""
-        if not self.messages:
-            self.add({"role": "system", "content": self.system_prompt()})
-            intro = self.project_context(task).strip() + "\n\n"
-        message = intro + render("task.md", task=task, files=attached)
-        self.add({"role": "user", "content": message})
+        fmt_name = self.edit_format()
+        if self.messages and self.format_name not in (None, fmt_name):
+            self.clear()  # /model switched protocols: the old system prompt no longer holds
+        self.format_name = fmt_name
+        self.emit(
+            "task_start",
+            task=task,
+            task_id=task_id,
+            native_tools=self.native,
+            edit_format=fmt_name,
+        )
         state = TaskState(started=time.perf_counter())
-        result = self._loop(box, state, cancel)
+        if fmt_name == "tools":
+            intro = ""
+            if not self.messages:
+                self.add({"role": "system", "content": self.system_prompt()})
+                intro = self.project_context(task).strip() + "\n\n"
+            message = intro + render("task.md", task=task, files=attached)
+            self.add({"role": "user", "content": message})
+            result = self._loop(box, state, cancel)
+        else:
+            fmt = get_format(fmt_name)
+            replies = ReplyLoop(self, fmt, box, cancel)
+            first = not self.messages
+            if first:
+                self.add({"role": "system", "content": fmt.system_prompt()})
+            files = [*files, *mentioned(self.ws, task)]
+            self.add({"role": "user", "content": replies.first_message(task, files, first)})
+            result = replies.run(task, state)
         result.changed = sorted(state.before)
         result.turns = state.turns
         self.emit(

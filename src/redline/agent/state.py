@@ -42,6 +42,10 @@ class AgentConfig:
     """Run related tests when verifying; off, the `test` tool is not offered either."""
     overview_budget: int = 3000
     test_command: list[str] | None = None
+    edit_format: str | None = None
+    """``whole``, ``diff`` or ``tools``; None picks by model (agent/model_settings.py)."""
+    reflections: int = 3
+    """One-reply formats: times the checks' failures go back to the model (aider: 3)."""
 
     def tool_names(self) -> tuple[str, ...]:
         """The tools the model is offered."""

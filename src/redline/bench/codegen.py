@@ -24,7 +24,7 @@ CHAT_ASK = (
     "imports, in one ```python code block.\n\n```python\n{prompt}```"
 )
 CHAT_FIX = (
-    "A checker found these errors in your code:\n{errors}\n"
+    "Checking your code found:\n{errors}\n"
     "Reply with the corrected whole function in one ```python code block."
 )
 COMPLETION_FIX = (

@@ -6,9 +6,10 @@ it in a separate, resource-limited process (:mod:`redline.bench.sandbox`).
 
 Two modes on the same model, so the gain from error detection is measured, not
 claimed: *single* scores the first answer; *loop* checks that answer with the
-agent's static checker (syntax, pyflakes, unresolvable imports, ruff) and, on
-errors, asks again with the findings, up to ``retries`` times. The hidden tests
-are never shown. Greedy decoding is deterministic, so the loop's first attempt
+agent's static checker (syntax, pyflakes, unresolvable imports, ruff) and runs
+the examples the prompt's docstring shows (:mod:`redline.bench.examples`), and
+on a finding asks again with it, up to ``retries`` times. The hidden tests are
+never shown. Greedy decoding is deterministic, so the loop's first attempt
 *is* the single-shot answer and is generated once; the loop's time includes it.
 """
 
@@ -22,6 +23,7 @@ from typing import Any
 
 from redline.agent.verify import check_source
 from redline.bench.codegen import Attempt, ChatModel, CodeModel, CompletionModel
+from redline.bench.examples import Example, docstring_examples, first_failure
 from redline.bench.results import envelope, spread
 from redline.bench.sandbox import Limits, RunOutcome, run_python_file
 
@@ -43,6 +45,25 @@ def static_errors(program: str, workdir: Path) -> list[str]:
     """The checker's *errors* (not warnings) in a program, as one line each."""
     problems = check_source(program, filename="solution.py", root=workdir)
     return [f"line {p.line}: {p.message}" for p in problems if p.severity == "error"]
+
+
+EXAMPLE_FAILS = "the docstring's example fails: "
+
+
+def _rank(errors: list[str]) -> int:
+    """Fewer is better: none, then only a failing example, then static errors."""
+    if not errors:
+        return 0
+    return 1 if errors[0].startswith(EXAMPLE_FAILS) else 2 + len(errors)
+
+
+def findings(program: str, workdir: Path, examples: list[Example]) -> list[str]:
+    """Static errors first; with none, the first docstring example it gets wrong."""
+    errors = static_errors(program, workdir)
+    if errors:
+        return errors
+    failed = first_failure(program, examples)
+    return [EXAMPLE_FAILS + failed] if failed else []
 
 
 def score(program: str, problem: dict[str, Any], limits: Limits | None = None) -> RunOutcome:
@@ -83,18 +104,19 @@ def solve_problem(
     prompt, entry = problem["prompt"], problem["entry_point"]
     with tempfile.TemporaryDirectory(prefix="redline-he-check-") as tmp:
         work = Path(tmp)
+        examples = docstring_examples(prompt, entry)
         first = model.first(prompt, entry, seed)
         t0 = time.perf_counter()
-        first.errors = static_errors(first.program, work)
+        first.errors = findings(first.program, work, examples)
         check_s = time.perf_counter() - t0
         attempts, best = [first], first
         while best.errors and len(attempts) <= retries:
             again = model.retry(prompt, entry, attempts[-1], seed)
             t0 = time.perf_counter()
-            again.errors = static_errors(again.program, work)
+            again.errors = findings(again.program, work, examples)
             check_s += time.perf_counter() - t0
             attempts.append(again)
-            if len(again.errors) < len(best.errors):
+            if _rank(again.errors) < _rank(best.errors):
                 best = again
     single_outcome = score(first.program, problem, limits)
     loop_outcome = single_outcome if best is first else score(best.program, problem, limits)

@@ -8,6 +8,7 @@ assembles them and turns redline errors into one clear line.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
@@ -38,11 +39,16 @@ def root(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Model for the session."),
+    provider: str | None = typer.Option(None, "--provider", "-p", help="Provider name."),
+    approval: str | None = typer.Option(None, "--approval", "-a", help=agent.APPROVAL_HELP),
+    edit_format: str | None = typer.Option(None, "--edit-format", help=agent.FORMAT_HELP),
+    root: Path = typer.Option(Path("."), "--root", "-C", help="Workspace folder."),
 ) -> None:
-    """With no command: the interactive coding session."""
+    """With no command: the interactive coding session (``redline -m MODEL``)."""
     state.debug = debug
     if ctx.invoked_subcommand is None:
-        agent.interactive_default()
+        agent.interactive_default(model, provider, approval, edit_format, root)
 
 
 for module in (models, serve, providers, agent, lsp, bench):

@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 APPROVAL_HELP = "suggest (ask for edits and commands), auto-edit, full-auto"
+FORMAT_HELP = "How the model edits: whole, diff or tools (default: by model)."
 
 
 def _settings(root: Path, **flags: object):
@@ -32,15 +33,21 @@ def exec_command(
     files: list[str] = typer.Option(
         [], "--file", "-f", help="Put this file into the task (repeatable; @path in TASK too)."
     ),
+    edit_format: str | None = typer.Option(None, "--edit-format", help=FORMAT_HELP),
 ) -> None:
     """Run one task headless; exit 0 only if it finished and verification passed."""
     from redline.agent.loop import AgentConfig
     from redline.agent.model_select import select_provider
     from redline.agent.runner import run_exec
 
-    settings = _settings(root, approval=approval)
+    settings = _settings(root, approval=approval, edit_format=edit_format)
     chosen = select_provider(settings, model=model, provider=provider)
-    config = AgentConfig(max_steps=max_steps, max_tokens=max_tokens, run_tests=not no_tests)
+    config = AgentConfig(
+        max_steps=max_steps,
+        max_tokens=max_tokens,
+        run_tests=not no_tests,
+        edit_format=settings.edit_format,
+    )
     result = run_exec(
         task,
         chosen,
@@ -85,16 +92,25 @@ def log_command(
         typer.echo(f"{s.id}  {when}  {s.status:<20} {s.turns:>3} turns  {s.task[:60]}")
 
 
-def _interactive(root: Path, model: str | None, provider: str | None, resume: str | None) -> None:
+def _interactive(
+    root: Path,
+    model: str | None,
+    provider: str | None,
+    resume: str | None,
+    *,
+    approval: str | None = None,
+    edit_format: str | None = None,
+) -> None:
     from rich.console import Console
 
     from redline.agent.interactive import InteractiveSession
+    from redline.agent.loop import AgentConfig
     from redline.agent.model_select import select_provider
     from redline.agent.render import HumanRenderer
     from redline.agent.runner import build_agent
     from redline.agent.session import list_sessions, load_messages
 
-    settings = _settings(root)
+    settings = _settings(root, approval=approval, edit_format=edit_format)
     console = Console(highlight=False)
     messages = None
     if resume is not None:
@@ -108,6 +124,7 @@ def _interactive(root: Path, model: str | None, provider: str | None, resume: st
         approval=settings.approval,
         render=HumanRenderer(console),
         messages=messages,
+        config=AgentConfig(edit_format=settings.edit_format),
     )
 
     def switch(spec: str):
@@ -130,9 +147,15 @@ def resume_command(
     _interactive(root, model, provider, session_id)
 
 
-def interactive_default() -> None:
-    """The interactive session (``redline`` with no arguments)."""
-    _interactive(Path("."), None, None, None)
+def interactive_default(
+    model: str | None = None,
+    provider: str | None = None,
+    approval: str | None = None,
+    edit_format: str | None = None,
+    root: Path = Path("."),
+) -> None:
+    """The interactive session (``redline`` with no command; ``redline -m MODEL``)."""
+    _interactive(root, model, provider, None, approval=approval, edit_format=edit_format)
 
 
 def register(app: typer.Typer) -> None:

