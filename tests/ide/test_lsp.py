@@ -1,7 +1,8 @@
 """``redline lsp`` driven by a stock LSP client (pytest-lsp) over stdio, real models.
 
-One server per module, so each embedded model loads once. The completion model
-is Gemma 3 270M; edits run on SmolLM2 135M through the agent's rewrite path.
+One server per module, so each embedded model loads once. Completions and edits
+run on the default model, Qwen2.5-Coder 0.5B (FIM for completions; edits through
+the agent's rewrite path).
 """
 
 from __future__ import annotations
@@ -106,6 +107,32 @@ async def test_inline_completion_continues_fibonacci(client: LanguageClient, wor
     # A body, not a new top-level statement: the boundary cuts at the first dedent.
     assert all(not line.strip() or line.startswith("    ") for line in text.split("\n")[1:])
     print(f"\ninline completion in {elapsed * 1000:.0f} ms: {text!r}")
+
+
+AREA_PREFIX = 'def area(width, height):\n    """Return the area of a rectangle."""\n    '
+AREA_SUFFIX = "\n\n\ndef perimeter(width, height):\n    return 2 * (width + height)\n"
+
+
+async def test_fim_completion_fits_between_prefix_and_suffix(
+    client: LanguageClient, workspace: Path
+):
+    """Fill-in-the-middle on the default coder model: the inserted text completes the
+    body, does not repeat the code after the cursor, and the file parses with it."""
+    uri = open_doc(client, workspace / "shapes.py", AREA_PREFIX + AREA_SUFFIX)
+    await wait_idle(client)
+    timings = []
+    for _ in range(2):  # the second request is warm (the prompt is in the KV cache)
+        started = time.perf_counter()
+        result = await client.text_document_inline_completion_async(inline_params(uri, 2, 4))
+        timings.append(time.perf_counter() - started)
+    assert result is not None
+    items = result.items if isinstance(result, types.InlineCompletionList) else result
+    text = items[0].insert_text
+    assert isinstance(text, str) and text.strip()
+    assert "def perimeter" not in text
+    assert "width" in text and "height" in text
+    compile(AREA_PREFIX + text + AREA_SUFFIX, "shapes.py", "exec")
+    print(f"\nFIM completion cold {timings[0]:.2f} s, warm {timings[1]:.2f} s: {text!r}")
 
 
 async def test_completion_items_for_clients_without_inline(client: LanguageClient, workspace):

@@ -222,6 +222,9 @@ class ReplyLoop:
             return "\n".join(problems), None
         if not changed:
             last = st.last_verification
+            if (last is None or last.passed) and not self.tests_failing:
+                # Nothing known to be wrong: the model says the files are right as they are.
+                return "", RunResult("finished", "no change was needed", last is not None)
             report = "\n" + last.report() if last and not last.passed else ""
             return "Your reply did not change any file." + report, None
         verification = agent._verify(st, stats, {p: st.before[p] for p in changed})

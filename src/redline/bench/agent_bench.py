@@ -68,7 +68,7 @@ def run_agent_bench(
     tries: int = 2,
     vs_aider: bool = False,
     case_timeout_s: float = 240.0,
-    run_limit_s: float = 3600.0,
+    run_limit_s: float = 14400.0,
     data: Path | None = None,
     max_steps: int = 10,
     tick: Tick | None = None,

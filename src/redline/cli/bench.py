@@ -111,7 +111,7 @@ def latency_command(
 
 @bench_app.command("humaneval")
 def humaneval_command(
-    model: str = typer.Option("gemma3-270m", "--model", "-m"),
+    model: str = typer.Option("qwen2.5-coder-0.5b", "--model", "-m"),
     provider: str | None = typer.Option(None, "--provider", "-p", help="A configured provider."),
     limit: int | None = typer.Option(None, "--limit", "-n", help="First N of the 164 problems."),
     samples: int = typer.Option(1, "--samples", help="Samples per problem (>1 samples at T=0.8)."),
@@ -157,12 +157,14 @@ def humaneval_command(
 @bench_app.command("agent")
 def agent_command(
     exercises: str = typer.Option("6", "--exercises", "-e", help="A count, or names a,b,c."),
-    model: str = typer.Option("smollm2-135m", "--model", "-m"),
+    model: str = typer.Option("qwen2.5-coder-0.5b", "--model", "-m"),
     provider: str | None = typer.Option(None, "--provider", "-p"),
     tries: int = typer.Option(2, "--tries", help="Try 2 sees the test output once."),
     vs_aider: bool = typer.Option(False, "--vs-aider", help="Run aider on the same endpoint."),
     case_timeout: float = typer.Option(240.0, "--case-timeout", help="Seconds per case."),
-    run_limit: float = typer.Option(3600.0, "--run-limit", help="Seconds for the whole run."),
+    run_limit: float = typer.Option(
+        14400.0, "--run-limit", help="Seconds for the whole run (all 34 exercises fit)."
+    ),
     max_steps: int = typer.Option(10, "--max-steps", help="redline agent turns per try."),
     data: Path | None = typer.Option(None, "--data", help="polyglot-python folder."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),

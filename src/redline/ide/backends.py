@@ -1,24 +1,24 @@
 """Which model serves completions and edits, built lazily from the settings.
 
-Local models (an embedded name or a ``.gguf`` path) are run by this process's
-engine — for completions directly, as a raw prompt, which is what a base model
-like Gemma 3 270M is good at. Anything else goes through
-:func:`redline.providers.registry.build_provider`, the same way the agent
-picks a provider, so a ``[providers.NAME]`` table or a preset works here too.
-Objects are cached per (provider, model) and rebuilt when the settings change.
+Everything goes through :func:`redline.providers.registry.build_provider`, the
+same way the agent picks a provider: a local model (an embedded name or a
+``.gguf`` path) is the in-process engine behind a ``LocalProvider``, anything
+else a remote endpoint, a ``[providers.NAME]`` table or a preset. Completions
+then take one path for both (``completion.complete_text``: FIM where the model
+has it). Objects are cached per (provider, model) and rebuilt when the settings
+change.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from redline.config import Settings, load_settings
-from redline.engine.engine import Engine, get_engine
-from redline.engine.types import GenerationRequest
 from redline.ide.settings import IdeSettings
-from redline.providers.base import Provider
+from redline.providers.base import CompletionRequest, Provider, TextCompleter
 from redline.providers.registry import build_provider, is_local_model
 
 
@@ -35,21 +35,13 @@ class Backends:
         self.config = load_settings(Path(root) if root else None)
         self._providers.clear()
 
-    def completion_engine(self, settings: IdeSettings) -> Engine | None:
-        """The engine for completions, or None when they go to a remote provider."""
-        model = settings.completion_model(self.config)
-        if settings.provider in (None, "local") and is_local_model(model):
-            return get_engine(model, n_ctx=self.config.n_ctx)
-        return None
-
     def provider(self, settings: IdeSettings, *, model: str) -> Provider:
         """A provider for ``model`` (built once per provider name and model)."""
-        key = (settings.provider, model)
+        name = None if settings.provider == "local" and is_local_model(model) else settings.provider
+        key = (name, model)
         with self._lock:
             if key not in self._providers:
-                self._providers[key] = build_provider(
-                    self.config, model=model, provider=settings.provider
-                )
+                self._providers[key] = build_provider(self.config, model=model, provider=name)
             return self._providers[key]
 
     def completion_provider(self, settings: IdeSettings) -> Provider:
@@ -59,14 +51,16 @@ class Backends:
         return self.provider(settings, model=settings.chat_model(self.config))
 
     def warm_up(self, settings: IdeSettings, log: Callable[[str], None]) -> None:
-        """Load the completion model and run one token, so the first completion is fast."""
-        engine = self.completion_engine(settings)
-        if engine is None:
+        """Load a local completion model and run one token, so the first completion is fast."""
+        if not is_local_model(settings.completion_model(self.config)):
             return
-        text, timings, _ = engine.complete(
-            GenerationRequest(prompt="# Path: warmup.py\n", max_tokens=1)
-        )
+        provider = self.completion_provider(settings)
+        if not isinstance(provider, TextCompleter):
+            return
+        start = time.perf_counter()
+        for _ in provider.complete(CompletionRequest(prompt="# Path: warmup.py\n", max_tokens=1)):
+            pass
         log(
-            f"redline: {engine.name} ready (fim={engine.has_fim}, "
-            f"warm-up {timings.total_s * 1000:.0f} ms)"
+            f"redline: {provider.name} ready (fim={provider.supports_fim}, "
+            f"warm-up {(time.perf_counter() - start) * 1000:.0f} ms)"
         )

@@ -8,10 +8,11 @@ the engine stops at its next step and frees the worker for the newer one.
 ``$/cancelRequest`` cancels the handler's asyncio task; the same event is then
 set, so the worker thread stops too.
 
-Backends: a local model (embedded name or ``.gguf``) is driven directly through
-the engine with a raw continuation prompt (``prompting.build_prompt``), or a
-true fill-in-the-middle request when the model has FIM tokens; any other
-provider gets a chat request that asks for the text at the cursor.
+Backends: every provider with a raw-completion path (the in-process engine,
+any OpenAI-compatible server's ``/v1/completions``) goes through one function,
+``complete_text``: fill-in-the-middle when the model has FIM tokens, else a raw
+continuation prompt (``prompting.build_prompt``); a provider without one (the
+router) gets a chat request that asks for the text at the cursor.
 """
 
 from __future__ import annotations
@@ -24,9 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from redline.engine.engine import Engine
-from redline.engine.types import GenerationRequest
-from redline.errors import CancelledError, ProviderError
+from redline.errors import ProviderError
 from redline.ide.prompting import (
     Boundary,
     CompletionContext,
@@ -35,7 +34,15 @@ from redline.ide.prompting import (
     strip_fence,
     suffix_window,
 )
-from redline.providers.base import ChatRequest, ErrorEvent, Provider, TextDelta
+from redline.providers.base import (
+    ChatRequest,
+    CompletionRequest,
+    Done,
+    ErrorEvent,
+    Provider,
+    TextCompleter,
+    TextDelta,
+)
 
 T = TypeVar("T")
 
@@ -102,8 +109,12 @@ class Supersede:
         return event
 
 
-def complete_with_engine(
-    engine: Engine,
+NO_FIM: set[str] = set()
+"""Providers that refused a ``suffix`` once: asked with a plain prompt from then on."""
+
+
+def complete_text(
+    provider: TextCompleter,
     ctx: CompletionContext,
     *,
     max_tokens: int,
@@ -112,50 +123,87 @@ def complete_with_engine(
     cancel: threading.Event,
     deadline_at: float = 0.0,
 ) -> Completion:
-    """Run one completion on the engine (worker thread); stops at the boundary.
+    """One completion through a provider's raw-completion path (worker thread).
 
-    At ``deadline_at`` (a ``time.perf_counter()`` instant; 0: none) generation
-    stops and only the complete lines written so far are offered: a late
-    suggestion is a useless one.
+    The one path for local and remote models: fill-in-the-middle when the model
+    has FIM tokens (or a remote server accepts ``suffix``), otherwise a raw
+    continuation prompt that shows the code after the cursor as a comment. It
+    stops at the syntactic boundary; at ``deadline_at`` (a ``perf_counter``
+    instant, 0: none) only the complete lines written so far are offered.
     """
     start = time.perf_counter()
-    if engine.has_fim:
-        request = GenerationRequest(
-            prompt=prefix_window(ctx.prefix, context_lines),
-            suffix=suffix_window(ctx.suffix, suffix_lines * 4),
-            max_tokens=max_tokens,
-            cancel=cancel,
-        )
+    fim = provider.supports_fim is not False and provider.name not in NO_FIM
+    if fim:
+        prompt = prefix_window(ctx.prefix, context_lines)
     else:
         prompt = build_prompt(ctx, context_lines=context_lines, suffix_lines=suffix_lines)
-        request = GenerationRequest(prompt=prompt, max_tokens=max_tokens, cancel=cancel)
+    # A prompt ending in indentation makes BPE models write " return" after it (one
+    # space too many): the indentation is left to the model and taken off its text.
+    indent = ctx.current_line if not ctx.current_line.strip() else ""
+    prompt = prompt[: len(prompt) - len(indent)]
+    request = CompletionRequest(
+        prompt=prompt,
+        suffix=suffix_window(ctx.suffix, suffix_lines * 4) if fim else None,
+        max_tokens=max_tokens,
+    )
     boundary = Boundary(ctx)
     finish = "length"
-    timings = None
-    chunks = engine.generate(request)
+    head = ""  # text held back until the model's own indentation is known
+    events = provider.complete(request, cancel)
     try:
-        for chunk in chunks:
-            if boundary.feed(chunk.text):
-                finish = "boundary"
-                break
-            if deadline_at and time.perf_counter() > deadline_at:
-                finish = "deadline"
-                boundary.keep_whole_lines()
-                break
-            if chunk.finish_reason is not None:
-                finish, timings = chunk.finish_reason, chunk.timings
-    except CancelledError:
-        finish = "cancelled"
+        for event in events:
+            if isinstance(event, TextDelta):
+                piece = event.text
+                if indent is not None:
+                    head += piece
+                    if not head.strip(" \t"):
+                        continue
+                    piece, indent = _drop_indent(head, indent), None
+                if boundary.feed(piece):
+                    finish = "boundary"
+                    break
+                if deadline_at and time.perf_counter() > deadline_at:
+                    finish = "deadline"
+                    boundary.keep_whole_lines()
+                    break
+            elif isinstance(event, Done):
+                finish = event.finish_reason
+            elif isinstance(event, ErrorEvent):
+                if fim and provider.supports_fim is None and _refused_suffix(event.error):
+                    NO_FIM.add(provider.name)  # e.g. a server whose model has no FIM tokens
+                    return complete_text(
+                        provider,
+                        ctx,
+                        max_tokens=max_tokens,
+                        context_lines=context_lines,
+                        suffix_lines=suffix_lines,
+                        cancel=cancel,
+                        deadline_at=deadline_at,
+                    )
+                error = event.error
+                raise error if isinstance(error, Exception) else ProviderError(str(error))
     finally:
-        chunks.close()
-    timings = timings or engine.last_timings
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
+    cancelled = finish == "cancelled" or cancel.is_set()
     return Completion(
-        text="" if finish == "cancelled" else boundary.text,
+        text="" if cancelled else boundary.text,
         elapsed_s=time.perf_counter() - start,
-        finish=finish,
-        prompt_tokens=timings.prompt_tokens if timings else 0,
-        cached_tokens=timings.cached_tokens if timings else 0,
+        finish="cancelled" if cancelled else finish,
     )
+
+
+def _drop_indent(text: str, indent: str) -> str:
+    """``text`` without the cursor's indentation, which the editor already has."""
+    if text.startswith(indent):
+        return text[len(indent) :]
+    return text.lstrip(" \t") if len(text) - len(text.lstrip(" \t")) <= len(indent) else text
+
+
+def _refused_suffix(error: object) -> bool:
+    text = str(getattr(error, "message", error)).lower()
+    return "suffix" in text or "fill-in-the-middle" in text or "fim" in text
 
 
 def chat_messages(ctx: CompletionContext, context_lines: int, suffix_lines: int) -> list[dict]:

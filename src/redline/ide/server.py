@@ -29,13 +29,14 @@ from redline.ide.completion import (
     Completion,
     ModelWorker,
     Supersede,
-    complete_with_engine,
+    complete_text,
     complete_with_provider,
 )
 from redline.ide.diagnostics import DiagnosticsScheduler
 from redline.ide.prompting import CompletionContext
 from redline.ide.protocol import RedlineProtocol
 from redline.ide.settings import IdeSettings
+from redline.providers.base import TextCompleter
 
 log = logging.getLogger(__name__)
 
@@ -174,10 +175,10 @@ class RedlineLanguageServer(LanguageServer):
         }
         if cancel.is_set():
             return Completion("", 0.0, "cancelled")
-        engine = backends.completion_engine(settings)
-        if engine is not None:
-            return complete_with_engine(engine, ctx, **options)
-        return complete_with_provider(backends.completion_provider(settings), ctx, **options)
+        provider = backends.completion_provider(settings)
+        if isinstance(provider, TextCompleter):
+            return complete_text(provider, ctx, **options)
+        return complete_with_provider(provider, ctx, **options)
 
 
 def path_of(uri: str) -> str:

@@ -102,3 +102,33 @@ class Provider(Protocol):
     def supports_native_tools(self) -> bool:
         """True when the backend honours OpenAI ``tools`` (with well-formed calls)."""
         ...
+
+
+@dataclass
+class CompletionRequest:
+    """A raw text completion; ``suffix`` makes it fill-in-the-middle (FIM)."""
+
+    prompt: str
+    suffix: str | None = None
+    max_tokens: int = 64
+    temperature: float = 0.0
+    stop: list[str] = field(default_factory=list)
+
+
+@runtime_checkable
+class TextCompleter(Protocol):
+    """A provider that also completes raw text (``/v1/completions``): what inline
+    completion uses, for the in-process engine and remote servers alike."""
+
+    name: str
+
+    def complete(
+        self, request: CompletionRequest, cancel: threading.Event | None = None
+    ) -> Iterator[Event]:
+        """Yield ``TextDelta`` events, then ``Done`` (or one ``ErrorEvent``)."""
+        ...
+
+    @property
+    def supports_fim(self) -> bool | None:
+        """Whether ``suffix`` is honoured: True/False when known, None to find out."""
+        ...

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from redline.engine.engine import DEFAULT_N_CTX, Engine, get_engine
+from redline.engine.models import FIM_UNRELIABLE
 from redline.engine.structured import (
     parse_reply,
     response_format_grammar,
@@ -26,6 +27,7 @@ from redline.engine.types import GenerationRequest, Timings
 from redline.errors import CancelledError, ProviderError, RedlineError
 from redline.providers.base import (
     ChatRequest,
+    CompletionRequest,
     Done,
     ErrorEvent,
     Event,
@@ -62,6 +64,43 @@ class LocalProvider:
         if self._engine is None:
             self._engine = get_engine(self.model, n_ctx=self.n_ctx)
         return self._engine
+
+    @property
+    def supports_fim(self) -> bool:
+        """FIM tokens that give good fill-ins (see ``engine.models.FIM_UNRELIABLE``)."""
+        return self.engine().has_fim and self.model not in FIM_UNRELIABLE
+
+    def complete(
+        self, request: CompletionRequest, cancel: threading.Event | None = None
+    ) -> Iterator[Event]:
+        """A raw (or FIM, with ``suffix``) completion, streamed token by token."""
+        gen = GenerationRequest(
+            prompt=request.prompt,
+            suffix=request.suffix,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            stop=list(request.stop),
+            cancel=cancel,
+        )
+        chunks: Iterator[Any] | None = None
+        finish = "stop"
+        try:
+            chunks = self.engine().generate(gen)
+            for chunk in chunks:
+                if chunk.text:
+                    yield TextDelta(chunk.text)
+                if chunk.finish_reason is not None:
+                    finish = chunk.finish_reason
+        except CancelledError:
+            finish = "cancelled"
+        except RedlineError as exc:
+            yield ErrorEvent(exc)
+            return
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        yield Done(finish)
 
     def generation_request(
         self, request: ChatRequest, cancel: threading.Event | None
@@ -131,7 +170,9 @@ class LocalProvider:
             yield Done("cancelled")
             return
         if tool_mode:
-            first_at = time.monotonic()
+            # The reply is buffered whole, but its first token was decoded (and
+            # parsed by the grammar) at the engine's TTFT, not at the end.
+            first_at = None
             calls = yield from _tool_events("".join(buffered))
             if calls and finish != "length":
                 finish = "tool_calls"
@@ -152,7 +193,7 @@ class LocalProvider:
         end = time.monotonic()
         yield TimingsEvent(
             provider=self.name,
-            ttft_s=(first_at or end) - started,
+            ttft_s=(first_at - started) if first_at is not None else tm.ttft_s,
             total_s=end - started,
             completion_tokens=tm.completion_tokens,
             tok_s=tm.decode_tok_s,

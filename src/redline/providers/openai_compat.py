@@ -25,9 +25,11 @@ import openai
 from redline.errors import ProviderError
 from redline.providers.base import (
     ChatRequest,
+    CompletionRequest,
     Done,
     ErrorEvent,
     Event,
+    TextDelta,
     TimingsEvent,
 )
 from redline.providers.cancel import abort_response, watch_cancel
@@ -179,6 +181,48 @@ class OpenAICompatProvider:
             finally:
                 manager.__exit__(None, None, None)
             return
+
+    @property
+    def supports_fim(self) -> bool | None:
+        return None  # a server says so only by answering (or refusing) a suffix
+
+    def complete(
+        self, request: CompletionRequest, cancel: threading.Event | None = None
+    ) -> Iterator[Event]:
+        """``/v1/completions`` (with ``suffix`` for FIM), streamed as ``TextDelta``."""
+        client = shared_client(self.base_url, self._api_key)
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "prompt": request.prompt,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "stream": True,
+            "timeout": self.timeout,
+        }
+        if request.suffix is not None:
+            kwargs["suffix"] = request.suffix
+        if request.stop:
+            kwargs["stop"] = request.stop
+        started = False
+        finish = "stop"
+        try:
+            stream = client.completions.create(**kwargs)
+            try:
+                for chunk in stream:
+                    if cancel is not None and cancel.is_set():
+                        yield Done("cancelled")
+                        return
+                    for choice in chunk.choices[:1]:
+                        if choice.text:
+                            started = True
+                            yield TextDelta(choice.text)
+                        finish = choice.finish_reason or finish
+            finally:
+                stream.close()
+        except Exception as exc:  # mapped to one ErrorEvent, as in stream()
+            yield ErrorEvent(self._error(exc, after_first_token=started))
+            return
+        yield Done(finish)
 
     def _consume(self, raw: Any, started: float, cancel: threading.Event | None) -> Iterator[Event]:
         """Turn the SSE chunks into events; ``cancel`` aborts even a blocked read."""
