@@ -42,6 +42,10 @@ class AgentConfig:
     """Run related tests when verifying; off, the `test` tool is not offered either."""
     overview_budget: int = 3000
     test_command: list[str] | None = None
+    sandbox: str = "workspace-write"
+    """Where commands and test runs go: workspace-write, read-only or off (see sandbox.py)."""
+    sandbox_network: bool = False
+    """Let sandboxed commands reach the network."""
 
     def tool_names(self) -> tuple[str, ...]:
         """The tools the model is offered."""

@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 APPROVAL_HELP = "suggest (ask for edits and commands), auto-edit, full-auto"
+SANDBOX_HELP = "Where commands and tests run: workspace-write (default), read-only, off."
 
 
 def _settings(root: Path, **flags: object):
@@ -24,6 +25,7 @@ def exec_command(
     model: str | None = typer.Option(None, "--model", "-m", help="Model name."),
     provider: str | None = typer.Option(None, "--provider", "-p", help="Provider name."),
     approval: str | None = typer.Option(None, "--approval", "-a", help=APPROVAL_HELP),
+    sandbox: str | None = typer.Option(None, "--sandbox", "-s", help=SANDBOX_HELP),
     json_mode: bool = typer.Option(False, "--json", help="One JSON event per line."),
     root: Path = typer.Option(Path("."), "--root", "-C", help="Workspace folder."),
     max_steps: int = typer.Option(25, "--max-steps", help="Model turns before giving up."),
@@ -38,9 +40,15 @@ def exec_command(
     from redline.agent.model_select import select_provider
     from redline.agent.runner import run_exec
 
-    settings = _settings(root, approval=approval)
+    settings = _settings(root, approval=approval, sandbox=sandbox)
     chosen = select_provider(settings, model=model, provider=provider)
-    config = AgentConfig(max_steps=max_steps, max_tokens=max_tokens, run_tests=not no_tests)
+    config = AgentConfig(
+        max_steps=max_steps,
+        max_tokens=max_tokens,
+        run_tests=not no_tests,
+        sandbox=settings.sandbox,
+        sandbox_network=settings.sandbox_network,
+    )
     result = run_exec(
         task,
         chosen,
@@ -102,11 +110,15 @@ def _interactive(root: Path, model: str | None, provider: str | None, resume: st
         messages = load_messages(resume)
         console.print(f"[dim]resumed {resume}: {len(messages)} messages[/]")
     chosen = select_provider(settings, model=model, provider=provider)
+    from redline.agent.state import AgentConfig
+
+    config = AgentConfig(sandbox=settings.sandbox, sandbox_network=settings.sandbox_network)
     agent, log = build_agent(
         chosen,
         root,
         approval=settings.approval,
         render=HumanRenderer(console),
+        config=config,
         messages=messages,
     )
 
