@@ -39,6 +39,7 @@ LAUNCHER = Path(__file__).with_name("sandbox_exec.py")
 SYSTEM_READS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc", "/opt")
 SYSTEM_READS += ("/nix/store", "/proc", "/sys", "/dev/shm")
 HOME_READS = (".gitconfig", ".config/git")
+_TOOL_DIRS = {"bin", "sbin", "shims"}
 
 Ask = Callable[[str, str], bool]
 Notify = Callable[[dict[str, Any]], None]
@@ -171,7 +172,12 @@ def read_paths() -> list[str]:
     found += [sys.prefix, sys.base_prefix, sys.exec_prefix]
     found.append(str(Path(os.path.realpath(sys.executable)).parent.parent))
     found += [p for p in sys.path if p and os.path.isabs(p)]
-    found += [p for p in os.environ.get("PATH", "").split(os.pathsep) if os.path.isabs(p)]
+    for entry in os.environ.get("PATH", "").split(os.pathsep):
+        if os.path.isabs(entry):
+            # A tool manager's bin or shims folder runs code from its root
+            # (~/.pyenv/shims -> ~/.pyenv/libexec): grant the root, not just the folder.
+            tool_root = Path(entry).parent if Path(entry).name in _TOOL_DIRS else Path(entry)
+            found.append(str(tool_root))
     found += [str(home / name) for name in HOME_READS]
     out: list[str] = []
     for path in found:
