@@ -27,6 +27,13 @@ _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "node_modul
 _SKIP_DIRS |= {".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", "build", "dist"}
 
 
+def inside(root: Path, path: Path) -> bool:
+    """The one place that decides: does ``path``, every symlink resolved, lie inside
+    ``root`` (itself resolved)? Everything that reads project files asks this."""
+    real = Path(os.path.realpath(path))
+    return real == root or root in real.parents
+
+
 class Workspace:
     """A root folder plus the rules for reading, listing and writing inside it."""
 
@@ -37,10 +44,8 @@ class Workspace:
 
     # -- confinement -------------------------------------------------------
     def contains(self, path: Path) -> bool:
-        """The one place that decides: does ``path``, every symlink resolved, lie
-        inside the workspace root?"""
-        real = Path(os.path.realpath(path))
-        return real == self.root or self.root in real.parents
+        """Does ``path``, every symlink resolved, lie inside the workspace root?"""
+        return inside(self.root, path)
 
     def resolve(self, path: str) -> Path:
         """The absolute path for ``path`` (relative to the root), or a clear refusal."""
