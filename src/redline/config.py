@@ -25,6 +25,7 @@ DEFAULT_CHAT_MODEL = "qwen2.5-coder-0.5b"
 the agent benchmark here (README, *Models*)."""
 DEFAULT_COMPLETION_MODEL = "qwen2.5-coder-0.5b"
 """Inline completion: fill-in-the-middle on the fastest coder model."""
+SANDBOX_MODES = ("workspace-write", "read-only", "off")
 
 
 def cache_dir() -> Path:
@@ -88,6 +89,10 @@ class Settings:
     completion_model: str = DEFAULT_COMPLETION_MODEL
     provider: str | None = None
     approval: str = "suggest"
+    sandbox: str = "workspace-write"
+    """Where the agent's commands run: workspace-write, read-only or off."""
+    sandbox_network: bool = False
+    """Let sandboxed commands use the network."""
     n_ctx: int = 8192
     threads: int | None = None
     edit_format: str | None = None
@@ -109,6 +114,8 @@ _ENV_KEYS = {
     "REDLINE_COMPLETION_MODEL": "completion_model",
     "REDLINE_PROVIDER": "provider",
     "REDLINE_APPROVAL": "approval",
+    "REDLINE_SANDBOX": "sandbox",
+    "REDLINE_SANDBOX_NETWORK": "sandbox_network",
     "REDLINE_N_CTX": "n_ctx",
     "REDLINE_THREADS": "threads",
     "REDLINE_EDIT_FORMAT": "edit_format",
@@ -131,7 +138,7 @@ def load_settings(start: Path | None = None, **flags: Any) -> Settings:
         if value is not None:
             merged[key] = value
     settings = Settings(raw=merged, sources=sources)
-    for key in ("model", "completion_model", "provider", "approval", "edit_format"):
+    for key in ("model", "completion_model", "provider", "approval", "sandbox", "edit_format"):
         if merged.get(key) is not None:
             setattr(settings, key, str(merged[key]))
     for key in ("n_ctx", "threads"):
@@ -140,6 +147,13 @@ def load_settings(start: Path | None = None, **flags: Any) -> Settings:
                 setattr(settings, key, int(merged[key]))
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"{key} must be an integer, got {merged[key]!r}") from exc
+    if merged.get("sandbox_network") is not None:
+        settings.sandbox_network = str(merged["sandbox_network"]).lower() in ("1", "true", "yes")
+    if settings.sandbox not in SANDBOX_MODES:
+        raise ConfigError(
+            f"unknown sandbox mode {settings.sandbox!r}",
+            hint="use " + ", ".join(SANDBOX_MODES),
+        )
     if settings.approval not in ("suggest", "auto-edit", "full-auto"):
         raise ConfigError(
             f"unknown approval mode {settings.approval!r}",

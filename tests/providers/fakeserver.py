@@ -4,8 +4,11 @@ It speaks real HTTP/1.1 with chunked SSE (``data: {...}`` ... ``data: [DONE]``),
 so the real ``openai`` client and the real connection pool are exercised; what
 it cannot do is think, so every reply is a fixed list of tokens. Faults: a slow
 first token, slow tokens, HTTP errors (with ``Retry-After``), a TCP reset after
-N tokens, a hang before or after the headers, a streamed tool call, and a
-"leaky" error body that echoes the ``Authorization`` header back.
+N tokens, a hang before or after the headers, headers held back until the first
+token (as many real servers do), a streamed tool call, a script of replies
+(chosen by how many assistant turns the request holds, so several servers can
+share one conversation), and a "leaky" error body that echoes the
+``Authorization`` header back.
 
 Use it in-process (``FakeServer``, one thread per connection) or as a separate
 process that a test can SIGKILL (``python fakeserver.py --faults '{...}'`` prints
@@ -44,6 +47,11 @@ class Faults:
     echo_auth: bool = False
     slow_every: int | None = None  # every Nth request waits slow_delay_s more (a tail)
     slow_delay_s: float = 0.0
+    hold_headers: bool = False  # send the 200 headers only with the first token
+    script: list[dict[str, Any]] | None = None
+    """Replies by turn (assistant messages in the request); each {"content": str} or
+    {"tool_call": {"name", "arguments"}}. The last one repeats."""
+    fail_every: int | None = None  # every Nth request fails with fail_status (or 500)
 
 
 @dataclass
@@ -94,7 +102,14 @@ class _Handler(BaseHTTPRequestHandler):
             fail = faults.fail_status is not None and faults.fail_count != 0
             if fail and faults.fail_count is not None:
                 faults.fail_count -= 1
+            if faults.fail_every:
+                fail = stats.hits % faults.fail_every == 0
             snapshot = Faults(**asdict(faults))
+            if faults.script:
+                turn = sum(1 for m in payload.get("messages", []) if m.get("role") == "assistant")
+                step = faults.script[min(turn, len(faults.script) - 1)]
+                snapshot.tool_call = step.get("tool_call")
+                snapshot.tokens = _split(step.get("content", ""))
             if faults.slow_every and stats.hits % faults.slow_every == 0:
                 snapshot.first_token_delay_s += faults.slow_delay_s
         if snapshot.hang:
@@ -108,7 +123,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._stream(payload, snapshot)
 
     def _fail(self, faults: Faults) -> None:
-        message = f"injected failure {faults.fail_status}"
+        message = f"injected failure {faults.fail_status or 500}"
         if faults.echo_auth:
             message += f" for {self.headers.get('authorization')}"
         headers = {}
@@ -118,6 +133,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._note("failed")
 
     def _stream(self, payload: dict[str, Any], faults: Faults) -> None:
+        if faults.hold_headers:
+            if not self._wait(faults.first_token_delay_s):
+                self._note("disconnected")
+                self.close_connection = True
+                return
+            faults.first_token_delay_s = 0.0
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
@@ -197,6 +218,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
         self.wfile.flush()
+
+
+def _split(text: str) -> list[str]:
+    """A reply's text as a few tokens (pieces of up to 8 characters)."""
+    return [text[i : i + 8] for i in range(0, len(text), 8)] or [""]
 
 
 def _deltas(faults: Faults) -> list[dict[str, Any]]:

@@ -2,14 +2,14 @@
 
 Only problems an edit *introduces* count (compared by source, code and message,
 so shifted line numbers do not matter): a project's old lint debt must not
-send the model chasing it. Tests run in a subprocess with a timeout; the ones
-chosen are those importing or named after the changed modules, or the whole
-suite when it is small.
+send the model chasing it. Tests run in a subprocess with a timeout, inside
+the same :class:`~redline.agent.sandbox.Sandbox` (and scrubbed environment) as
+the ``run`` tool: a test is model-written code too. The ones chosen are those
+importing or named after the changed modules, or the whole suite when small.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -18,8 +18,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from redline.agent.sandbox import Sandbox
 from redline.agent.verify import Problem, check_source
 from redline.agent.workspace import Workspace
+from redline.errors import WorkspaceError
 
 SMALL_SUITE = 20
 OUTPUT_CAP = 4000
@@ -100,54 +102,68 @@ def is_test_file(path: str) -> bool:
 def related_tests(ws: Workspace, changed: list[str]) -> list[str]:
     """Test files that are, import, or are named after the changed modules."""
     tests = [f for f in ws.list_files() if is_test_file(f)]
-    chosen = {c for c in changed if is_test_file(c) and (ws.root / c).is_file()}
+    chosen = {c for c in changed if is_test_file(c) and ws.is_file(c)}
     stems = {Path(c).stem for c in changed if c.endswith(".py") and not is_test_file(c)}
     stems.discard("__init__")
     if stems:
         pattern = re.compile(r"\b(" + "|".join(map(re.escape, sorted(stems))) + r")\b")
         for t in tests:
             name_hit = Path(t).stem.removeprefix("test_").removesuffix("_test") in stems
-            if name_hit or pattern.search(_imports_text(ws.root / t)):
+            if name_hit or pattern.search(_imports_text(ws, t)):
                 chosen.add(t)
     if not chosen and any(c.endswith(".py") for c in changed) and len(tests) <= SMALL_SUITE:
         chosen.update(tests)
     return sorted(chosen)
 
 
-def _imports_text(path: Path) -> str:
+def _imports_text(ws: Workspace, path: str) -> str:
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        text = ws.read_text(path)
+    except WorkspaceError:
         return ""
     return "\n".join(ln for ln in text.splitlines() if "import" in ln)
 
 
 def run_tests(
-    root: Path, targets: list[str], *, timeout: float = 120.0, command: list[str] | None = None
+    root: Path,
+    targets: list[str],
+    *,
+    timeout: float = 120.0,
+    command: list[str] | None = None,
+    sandbox: Sandbox | None = None,
 ) -> TestRun:
-    """Run pytest (or ``command``) on ``targets`` in a subprocess; never raises on failure.
+    """Run pytest (or ``command``) on ``targets`` in ``sandbox`` (default: the
+    workspace-write sandbox of ``root``); never raises on failure.
 
     The default pytest run first goes without third-party plugin autoloading
     (often seconds of startup); a clean pass there is trusted, while any failure
     or skip is re-run with the project's full plugin set before it counts.
     """
+    jail = sandbox or Sandbox(root)
     if command is not None:
-        return _run([*command, *targets], root, timeout, {})
+        return _run([*command, *targets], root, timeout, {}, jail)
     cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *targets]
-    fast = _run(cmd, root, timeout, {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    fast = _run(cmd, root, timeout, {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}, jail)
     if fast.passed and "skipped" not in fast.output:
         return fast
-    return _run(cmd, root, timeout, {})
+    return _run(cmd, root, timeout, {}, jail)
 
 
-def _run(cmd: list[str], root: Path, timeout: float, extra: dict[str, str]) -> TestRun:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env.update(extra, PYTHONDONTWRITEBYTECODE="1")
+def _run(
+    cmd: list[str], root: Path, timeout: float, extra: dict[str, str], jail: Sandbox
+) -> TestRun:
     start = time.perf_counter()
     try:
-        proc = subprocess.run(
-            cmd, cwd=root, env=env, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL
-        )
+        with jail.command(cmd, {**extra, "PYTHONDONTWRITEBYTECODE": "1"}) as (argv, env):
+            env = {k: v for k, v in env.items() if not k.startswith("PYTEST_") or k in extra}
+            proc = subprocess.run(
+                argv,
+                cwd=root,
+                env=env,
+                capture_output=True,
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
+            )
         out = (proc.stdout + proc.stderr).decode("utf-8", "replace")
         code = proc.returncode
     except subprocess.TimeoutExpired as exc:
@@ -167,16 +183,18 @@ def verify_changes(
     tests: bool = True,
     test_timeout: float = 120.0,
     test_command: list[str] | None = None,
+    sandbox: Sandbox | None = None,
 ) -> Verification:
-    """Check the files in ``before`` (path -> old text, None if new) as they are now."""
+    """Check the files in ``before`` (path -> old text, None if new) as they are now;
+    tests run in ``sandbox`` (default: the workspace-write sandbox), after its
+    approval gate (a declined run leaves the tests unrun, and says so)."""
     start = time.perf_counter()
     errors: list[Problem] = []
     warnings: list[Problem] = []
     for path, old in sorted(before.items()):
-        target = ws.root / path
-        if not path.endswith(".py") or not target.is_file():
+        if not path.endswith(".py") or not ws.is_file(path):
             continue
-        now = check_source(target.read_text(encoding="utf-8"), filename=path, root=ws.root)
+        now = check_source(ws.read_text(path), filename=path, root=ws.root)
         was = check_source(old, filename=path, root=ws.root) if old else []
         fresh = new_problems(was, now)
         errors += [p for p in fresh if p.severity == "error"]
@@ -184,7 +202,13 @@ def verify_changes(
     run: TestRun | None = None
     if tests and not errors:
         targets = related_tests(ws, list(before))
-        if targets:
-            run = run_tests(ws.root, targets, timeout=test_timeout, command=test_command)
+        jail = sandbox or Sandbox(ws.root)
+        if targets and jail.permit("test", "run the tests " + " ".join(targets)):
+            run = run_tests(
+                ws.root, targets, timeout=test_timeout, command=test_command, sandbox=jail
+            )
+        elif targets:
+            skipped = Problem("(tests)", 1, 1, "tests not run: the user declined", "warning")
+            warnings.append(skipped)
     passed = not errors and (run is None or run.passed)
     return Verification(passed, errors, warnings, run, time.perf_counter() - start)

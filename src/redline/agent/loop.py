@@ -31,6 +31,7 @@ from redline.agent.query import (
 )
 from redline.agent.replyloop import ReplyLoop
 from redline.agent.repomap import repo_overview
+from redline.agent.sandbox import Sandbox
 from redline.agent.state import EXIT_CODES, AgentConfig, RunResult, TaskState
 from redline.agent.telemetry import TurnStats
 from redline.agent.templates import render
@@ -68,6 +69,14 @@ class Agent:
         self._emit = emit or (lambda event: None)
         self.session_id = session_id
         self.checkpoints = checkpoints or Checkpoints(self.ws.root)
+        self.sandbox = Sandbox(
+            self.ws.root,
+            self.config.sandbox,
+            network=self.config.sandbox_network,
+            approval=approval,
+            ask=self.ask,
+            notify=self._emit,
+        )
         self.messages: list[dict[str, Any]] = list(messages or [])
         self.history: list[dict[str, Any]] = []
         self.format_name: str | None = None
@@ -110,12 +119,8 @@ class Agent:
     def project_context(self, task: str) -> str:
         """The project's files (ranked for ``task``) and its AGENTS.md: what a
         conversation's first task message starts with."""
-        agents_md = self.ws.root / "AGENTS.md"
-        instructions = (
-            render("instructions.md", text=agents_md.read_text(encoding="utf-8")[:4000])
-            if agents_md.is_file()
-            else ""
-        )
+        agents_md = self.ws.read_optional("AGENTS.md")  # symlinks resolved, inside only
+        instructions = render("instructions.md", text=agents_md[:4000]) if agents_md else ""
         overview = repo_overview(self.ws, task, self.config.overview_budget)
         return render("context.md", overview=overview, instructions=instructions)
 
@@ -137,6 +142,7 @@ class Agent:
         self.tasks_run += 1
         task_id = f"{self.session_id}/{self.tasks_run}"
         cancel = cancel or threading.Event()
+        self.sandbox.approval, self.sandbox.ask = self.approval, self.ask  # may have changed
         box = ToolBox(
             self.ws,
             self.checkpoints,
@@ -147,6 +153,7 @@ class Agent:
             cancel,
             test_command=self.config.test_command,
             reply_tokens=self.config.max_tokens,
+            sandbox=self.sandbox,
         )
         fmt_name = self.edit_format()
         if self.messages and self.format_name not in (None, fmt_name):
@@ -223,8 +230,9 @@ class Agent:
                 return outcome
 
     def _stop(self, st: TaskState, status: str, summary: str) -> RunResult:
-        verified = st.last_verification.passed if st.last_verification else not st.before
-        return RunResult(status, summary, verified)
+        # Verified only when verification ran, passed, and covers every change made.
+        fresh = st.verified_key == (frozenset(st.before), st.changes)
+        return RunResult(status, summary, bool(st.before) and fresh)
 
     # -- model -------------------------------------------------------------
     def _query(self, stats: TurnStats, cancel: threading.Event) -> tuple[ParsedReply, Streamed]:
@@ -237,6 +245,7 @@ class Agent:
             stats,
             cancel,
             lambda text: self.emit("text_delta", turn=stats.turn, text=text),
+            on_retry=lambda info: self.emit("retry", turn=stats.turn, **info),
         )
         parsed = parse_reply(self.native, got)
         stats.well_formed = parsed.well_formed
@@ -351,7 +360,11 @@ class Agent:
         self, st: TaskState, stats: TurnStats, files: dict[str, str | None]
     ) -> Verification:
         result = verify_changes(
-            self.ws, files, tests=self.config.run_tests, test_command=self.config.test_command
+            self.ws,
+            files,
+            tests=self.config.run_tests,
+            test_command=self.config.test_command,
+            sandbox=self.sandbox,
         )
         stats.verify_s += result.duration_s
         st.last_verification = result
@@ -386,4 +399,4 @@ class Agent:
                 return None
         if call is not None and self.native:
             self.add({"role": "tool", "tool_call_id": call.id, "content": "finished"})
-        return RunResult("finished", summary, True)
+        return RunResult("finished", summary, bool(st.before))

@@ -26,6 +26,7 @@ from redline.providers.base import (
     Done,
     ErrorEvent,
     Provider,
+    Restart,
     TextDelta,
     TimingsEvent,
     ToolCallDelta,
@@ -52,7 +53,9 @@ def build_request(
     tools: Collection[str] | None = None,
 ) -> ChatRequest:
     """The turn's request, offering ``tools`` (all when None)."""
-    request = ChatRequest(messages=list(messages), max_tokens=max_tokens)
+    # Restartable: a reply whose provider dies part-way is thrown away whole and
+    # asked again elsewhere (see stream_reply); nothing is ever spliced.
+    request = ChatRequest(messages=list(messages), max_tokens=max_tokens, restartable=True)
     if native:
         request.tools = openai_tools(tools)
         # One call per turn: each result is seen before the next step (Codex does
@@ -73,8 +76,14 @@ def stream_reply(
     stats: TurnStats,
     cancel: threading.Event,
     on_text: Callable[[str], None],
+    on_retry: Callable[[dict[str, Any]], None] | None = None,
 ) -> Streamed:
-    """Drain one stream (always closing it), timing it into ``stats``."""
+    """Drain one stream (always closing it), timing it into ``stats``.
+
+    On a :class:`Restart` the reply so far is discarded (text and tool-call
+    pieces) and ``on_retry`` hears what was abandoned, so a screen can mark the
+    text already shown as void; the new provider's reply starts from nothing.
+    """
     out = Streamed()
     text: list[str] = []
     start = time.perf_counter()
@@ -96,6 +105,19 @@ def stream_reply(
                 out.looped = bool((event.extra.get("engine") or {}).get("looped"))
             elif isinstance(event, Usage):
                 stats.add_usage(event)
+            elif isinstance(event, Restart):
+                abandoned = "".join(text)
+                text.clear()
+                out.pieces.clear()
+                if on_retry is not None:
+                    on_retry(
+                        {
+                            "failed": event.failed,
+                            "provider": event.provider,
+                            "reason": event.reason,
+                            "abandoned_text": abandoned,
+                        }
+                    )
             elif isinstance(event, Done):
                 out.finish = event.finish_reason
             elif isinstance(event, ErrorEvent):

@@ -112,6 +112,21 @@ class HumanRenderer:
             bits.append(f"spec {t['accepted_tokens']}/{t['drafted_tokens']}")
         self.console.print(f"[dim]  turn {e['turn']}: {' · '.join(bits)}[/]")
 
+    def on_retry(self, e: dict[str, Any]) -> None:
+        """The text shown so far is void: say so plainly, the new reply starts below."""
+        self._end_text()
+        shown = len(e.get("abandoned_text") or "")
+        self.console.print(
+            f"[yellow]↺ abandoned the reply above[/] [dim]({shown} characters from "
+            f"{_escape(e['failed'])}: {_escape(e.get('reason', '')[:120])}); "
+            f"asking {_escape(e['provider'])} from scratch[/]"
+        )
+
+    def on_sandbox(self, e: dict[str, Any]) -> None:
+        if e.get("note"):
+            self._end_text()
+            self.console.print(f"[yellow]sandbox:[/] [dim]{_escape(e['note'])}[/]")
+
     def on_error(self, e: dict[str, Any]) -> None:
         self._end_text()
         self.console.print(f"[red]error:[/] {_escape(e['message'])}")

@@ -66,8 +66,20 @@ class ReplyLoop:
     def first_message(self, task: str, attached: list[str], intro: bool) -> str:
         agent = self.agent
         failing = None
-        if agent.config.run_tests and wants_failing_tests(task):
-            failing = run_tests(agent.ws.root, [], timeout=self.box.test_timeout)
+        sandbox = self.box.sandbox
+        if (
+            agent.config.run_tests
+            and wants_failing_tests(task)
+            and sandbox is not None
+            and sandbox.permit("test", "run the tests to see which fail")
+        ):
+            failing = run_tests(
+                agent.ws.root,
+                [],
+                timeout=self.box.test_timeout,
+                command=agent.config.test_command,
+                sandbox=sandbox,
+            )
             agent.emit("tests_before", passed=failing.passed, output=failing.output[-1500:])
         self.focus = choose_files(agent.ws, task, attached, failing)
         self.tests_failing = failing is not None and not failing.passed

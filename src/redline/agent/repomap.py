@@ -34,6 +34,8 @@ def repo_overview(ws: Workspace, task: str = "", budget: int = 3000) -> str:
     used = 0
     left_out = 0
     for rel in ranked:
+        if not ws.is_file(rel):  # list_files already drops outside links; re-checked here
+            continue
         entry = _entry(ws.root / rel, rel)
         if used + len(entry) > budget:
             if used + len(rel) + 1 <= budget:

@@ -99,6 +99,10 @@ def run_exec(
             }
         )
     try:
-        return agent.run(task, files=files)
+        result = agent.run(task, files=files)
     finally:
         log.close()
+    if result.status == "error":
+        # Every provider failed: the conversation so far is in the session log.
+        result.summary += f" (the task is saved: `redline resume {log.id}` continues it)"
+    return result

@@ -1,15 +1,15 @@
-"""The ``run`` tool's shell: scrubbed environment, timeout, capped output.
+"""The ``run`` tool's shell: sandboxed, scrubbed environment, timeout, capped output.
 
 A model-written command must not see API keys, must not run forever, and must
 not flood the context; it runs in its own process group so a timeout or an
-interrupt kills the whole tree, not just the shell.
+interrupt kills the whole tree, not just the shell. Confinement and the
+environment come from :mod:`redline.agent.sandbox`, the same as test runs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import subprocess
 import threading
@@ -17,9 +17,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-_SECRET = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION", re.I)
-_KEEP = {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "USER", "SHELL", "TMPDIR", "TZ"}
-_KEEP |= {"VIRTUAL_ENV", "PYTHONPATH", "PWD"}
+from redline.agent.sandbox import Sandbox
+from redline.agent.secrets import scrubbed_env
+
+__all__ = ["ShellResult", "cap", "run_shell", "scrubbed_env"]
 
 
 @dataclass
@@ -32,18 +33,6 @@ class ShellResult:
     def report(self) -> str:
         tail = "\n[timed out; killed]" if self.timed_out else ""
         return f"exit code {self.exit_code}{tail}\n{self.output}".rstrip()
-
-
-def scrubbed_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The parent environment minus anything that looks like a credential."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if (k in _KEEP or k.startswith(("LC_", "PYTHON", "UV_", "PIP_"))) and not _SECRET.search(k)
-    }
-    env.update(extra or {})
-    env["REDLINE_AGENT"] = "1"
-    return env
 
 
 def cap(text: str, limit: int) -> str:
@@ -62,13 +51,28 @@ def run_shell(
     timeout: float = 60.0,
     limit: int = 8000,
     cancel: threading.Event | None = None,
+    sandbox: Sandbox | None = None,
 ) -> ShellResult:
-    """Run ``command`` with bash in ``cwd``; output is stdout+stderr, capped to ``limit``."""
+    """Run ``command`` with bash in ``cwd`` inside ``sandbox`` (default: the
+    workspace-write sandbox of ``cwd``); output is stdout+stderr, capped to ``limit``."""
+    jail = sandbox or Sandbox(cwd)
+    with jail.command(["bash", "-c", command]) as (argv, env):
+        return _run(argv, env, cwd, timeout, limit, cancel)
+
+
+def _run(
+    argv: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    timeout: float,
+    limit: int,
+    cancel: threading.Event | None,
+) -> ShellResult:
     start = time.perf_counter()
     proc = subprocess.Popen(
-        ["bash", "-c", command],
+        argv,
         cwd=cwd,
-        env=scrubbed_env(),
+        env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

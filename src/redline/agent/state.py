@@ -46,6 +46,10 @@ class AgentConfig:
     """``whole``, ``diff`` or ``tools``; None picks by model (agent/model_settings.py)."""
     reflections: int = 3
     """One-reply formats: times the checks' failures go back to the model (aider: 3)."""
+    sandbox: str = "workspace-write"
+    """Where commands and test runs go: workspace-write, read-only or off (see sandbox.py)."""
+    sandbox_network: bool = False
+    """Let sandboxed commands reach the network."""
 
     def tool_names(self) -> tuple[str, ...]:
         """The tools the model is offered."""

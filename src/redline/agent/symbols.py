@@ -8,9 +8,12 @@ parameter ``f`` has?). Both need the same cheap facts about local modules.
 from __future__ import annotations
 
 import ast
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+
+from redline.agent.workspace import inside
 
 
 @dataclass
@@ -100,14 +103,17 @@ def module_facts(path: Path) -> ModuleFacts | None:
 
 
 def local_module_path(root: Path, dotted: str) -> Path | None:
-    """The file or package folder of ``dotted`` inside the project, if it is local."""
+    """The file or package folder of ``dotted`` inside the project, if it is local
+    (a symlink that leads out of ``root`` is not local: its facts are never read)."""
     parts = dotted.split(".")
+    real_root = Path(os.path.realpath(root))
     for base in (root, root / "src"):
         here = base.joinpath(*parts)
         if (here / "__init__.py").is_file() or here.is_dir() and _is_namespace(here):
-            return here
+            return here if inside(real_root, here) else None
         if here.with_suffix(".py").is_file():
-            return here.with_suffix(".py")
+            found = here.with_suffix(".py")
+            return found if inside(real_root, found) else None
     return None
 
 

@@ -25,6 +25,7 @@ from redline.agent.edits import (
     rewrite_budget,
     unified_diff,
 )
+from redline.agent.sandbox import Sandbox
 from redline.agent.shell import cap, run_shell
 from redline.agent.workspace import Workspace
 from redline.errors import EditError, ProviderError, WorkspaceError
@@ -63,6 +64,12 @@ class ToolBox:
     test_command: list[str] | None = None
     reply_tokens: int = 1024
     """A model reply's token budget; a rewrite gets this at least (see ``rewrite_budget``)."""
+    sandbox: Sandbox | None = None
+    """Where commands run and when they ask (default: workspace-write for this approval)."""
+
+    def __post_init__(self) -> None:
+        if self.sandbox is None:
+            self.sandbox = Sandbox(self.ws.root, approval=self.approval, ask=self.ask)
 
     def allowed(self, kind: str, what: str) -> bool:
         if self.approval == "full-auto" or (self.approval == "auto-edit" and kind == "edit"):
@@ -108,8 +115,8 @@ class ToolBox:
         hits: list[str] = []
         for rel in self.ws.list_files(path):
             try:
-                text = (self.ws.root / rel).read_text(encoding="utf-8")
-            except (UnicodeDecodeError, OSError):
+                text = self.ws.read_text(rel)  # the workspace boundary, symlinks resolved
+            except (WorkspaceError, OSError):
                 continue
             hits += [
                 f"{rel}:{n}: {ln.strip()}"
@@ -177,18 +184,32 @@ class ToolBox:
 
     # -- running -----------------------------------------------------------
     def tool_run(self, command: str) -> ToolOutcome:
-        if not self.allowed("run", command):
+        assert self.sandbox is not None
+        if not self.sandbox.permit("run", command):
             return ToolOutcome(f"the user declined to run: {command}", ok=False)
-        result = run_shell(command, self.ws.root, timeout=self.run_timeout, cancel=self.cancel)
+        result = run_shell(
+            command,
+            self.ws.root,
+            timeout=self.run_timeout,
+            cancel=self.cancel,
+            sandbox=self.sandbox,
+        )
         return ToolOutcome(result.report(), ok=result.exit_code == 0)
 
     def tool_test(self, path: str = "") -> ToolOutcome:
         if path and not self.ws.resolve(path).exists():
             return ToolOutcome(f"error: {path}: no such file or folder", ok=False)
         targets = [self.ws.rel(self.ws.resolve(path))] if path else []
-        if not self.allowed("run", "run the tests " + (path or "(all)")):
+        assert self.sandbox is not None
+        if not self.sandbox.permit("test", "run the tests " + (path or "(all)")):
             return ToolOutcome("the user declined to run the tests", ok=False)
-        run = run_tests(self.ws.root, targets, timeout=self.test_timeout, command=self.test_command)
+        run = run_tests(
+            self.ws.root,
+            targets,
+            timeout=self.test_timeout,
+            command=self.test_command,
+            sandbox=self.sandbox,
+        )
         state = "passed" if run.passed else f"FAILED (exit {run.exit_code})"
         return ToolOutcome(f"tests {state}\n{cap(run.output, 6000)}", ok=run.passed)
 

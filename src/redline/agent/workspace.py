@@ -1,10 +1,14 @@
 """The workspace: the one folder the agent may touch, and safe ways to touch it.
 
-Every file tool goes through :meth:`Workspace.resolve`, which is a hard
-boundary: ``..``, absolute paths, control characters in names, ``.git`` and
-symlinks that lead outside are refused with a :class:`WorkspaceError` the model
-can read. Writes are atomic (temp file in the same folder, fsync, ``os.replace``)
-so a crash at any moment leaves a file either old or new, never truncated.
+Every file access the agent makes goes through one decision,
+:meth:`Workspace.contains` (symlinks resolved): :meth:`Workspace.resolve` refuses
+``..``, absolute paths, control characters in names, ``.git`` and symlinks that
+lead outside with a :class:`WorkspaceError` the model can read, and
+:meth:`Workspace.list_files` (what search, the overview, the repo map and
+verification walk) leaves out every file whose real path is outside.
+
+Writes are atomic (temp file in the same folder, fsync, ``os.replace``) so a
+crash at any moment leaves a file either old or new, never truncated.
 """
 
 from __future__ import annotations
@@ -23,6 +27,13 @@ _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "node_modul
 _SKIP_DIRS |= {".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", "build", "dist"}
 
 
+def inside(root: Path, path: Path) -> bool:
+    """The one place that decides: does ``path``, every symlink resolved, lie inside
+    ``root`` (itself resolved)? Everything that reads project files asks this."""
+    real = Path(os.path.realpath(path))
+    return real == root or root in real.parents
+
+
 class Workspace:
     """A root folder plus the rules for reading, listing and writing inside it."""
 
@@ -32,6 +43,10 @@ class Workspace:
             raise WorkspaceError(f"workspace root {self.root} is not a folder")
 
     # -- confinement -------------------------------------------------------
+    def contains(self, path: Path) -> bool:
+        """Does ``path``, every symlink resolved, lie inside the workspace root?"""
+        return inside(self.root, path)
+
     def resolve(self, path: str) -> Path:
         """The absolute path for ``path`` (relative to the root), or a clear refusal."""
         if not isinstance(path, str) or not path.strip():
@@ -49,8 +64,7 @@ class Workspace:
         if ".git" in parts:
             raise WorkspaceError(f"refused {path!r}: the .git folder is off limits")
         candidate = self.root.joinpath(*parts) if parts else self.root
-        real = Path(os.path.realpath(candidate))
-        if real != self.root and self.root not in real.parents:
+        if not self.contains(candidate):
             raise WorkspaceError(f"refused {path!r}: a symlink leads outside the workspace")
         return candidate
 
@@ -80,6 +94,20 @@ class Workspace:
     def exists(self, path: str) -> bool:
         return self.resolve(path).exists()
 
+    def is_file(self, path: str) -> bool:
+        """A regular file inside the workspace (False, not an error, for a refused path)."""
+        try:
+            return self.resolve(path).is_file()
+        except WorkspaceError:
+            return False
+
+    def read_optional(self, path: str) -> str | None:
+        """The text of ``path`` if it is a readable file inside the workspace, else None."""
+        try:
+            return self.read_text(path) if self.is_file(path) else None
+        except WorkspaceError:
+            return None
+
     # -- writing -----------------------------------------------------------
     def write_text(self, path: str, text: str) -> Path:
         """Atomically replace (or create) ``path`` with ``text``."""
@@ -102,7 +130,11 @@ class Workspace:
         if files is None:
             files = self._walk_files()
         prefix = "" if base == self.root else base.relative_to(self.root).as_posix() + "/"
-        return sorted(f for f in files if f.startswith(prefix) and TEMP_MARK not in f)
+        return sorted(
+            f
+            for f in files
+            if f.startswith(prefix) and TEMP_MARK not in f and self.contains(self.root / f)
+        )
 
     def _git_files(self) -> list[str] | None:
         """Tracked plus untracked-not-ignored files, read-only use of the user's git."""

@@ -44,11 +44,12 @@ def root(
     approval: str | None = typer.Option(None, "--approval", "-a", help=agent.APPROVAL_HELP),
     edit_format: str | None = typer.Option(None, "--edit-format", help=agent.FORMAT_HELP),
     root: Path = typer.Option(Path("."), "--root", "-C", help="Workspace folder."),
+    sandbox: str | None = typer.Option(None, "--sandbox", "-s", help=agent.SANDBOX_HELP),
 ) -> None:
     """With no command: the interactive coding session (``redline -m MODEL``)."""
     state.debug = debug
     if ctx.invoked_subcommand is None:
-        agent.interactive_default(model, provider, approval, edit_format, root)
+        agent.interactive_default(model, provider, approval, edit_format, root, sandbox)
 
 
 for module in (models, serve, providers, agent, lsp, bench):

@@ -12,6 +12,7 @@ import typer
 
 APPROVAL_HELP = "suggest (ask for edits and commands), auto-edit, full-auto"
 FORMAT_HELP = "How the model edits: whole, diff or tools (default: by model)."
+SANDBOX_HELP = "Where commands and tests run: workspace-write (default), read-only, off."
 
 
 def _settings(root: Path, **flags: object):
@@ -25,6 +26,7 @@ def exec_command(
     model: str | None = typer.Option(None, "--model", "-m", help="Model name."),
     provider: str | None = typer.Option(None, "--provider", "-p", help="Provider name."),
     approval: str | None = typer.Option(None, "--approval", "-a", help=APPROVAL_HELP),
+    sandbox: str | None = typer.Option(None, "--sandbox", "-s", help=SANDBOX_HELP),
     json_mode: bool = typer.Option(False, "--json", help="One JSON event per line."),
     root: Path = typer.Option(Path("."), "--root", "-C", help="Workspace folder."),
     max_steps: int = typer.Option(25, "--max-steps", help="Model turns before giving up."),
@@ -40,13 +42,15 @@ def exec_command(
     from redline.agent.model_select import select_provider
     from redline.agent.runner import run_exec
 
-    settings = _settings(root, approval=approval, edit_format=edit_format)
+    settings = _settings(root, approval=approval, sandbox=sandbox, edit_format=edit_format)
     chosen = select_provider(settings, model=model, provider=provider)
     config = AgentConfig(
         max_steps=max_steps,
         max_tokens=max_tokens,
         run_tests=not no_tests,
         edit_format=settings.edit_format,
+        sandbox=settings.sandbox,
+        sandbox_network=settings.sandbox_network,
     )
     result = run_exec(
         task,
@@ -100,6 +104,7 @@ def _interactive(
     *,
     approval: str | None = None,
     edit_format: str | None = None,
+    sandbox: str | None = None,
 ) -> None:
     from rich.console import Console
 
@@ -110,7 +115,7 @@ def _interactive(
     from redline.agent.runner import build_agent
     from redline.agent.session import list_sessions, load_messages
 
-    settings = _settings(root, approval=approval, edit_format=edit_format)
+    settings = _settings(root, approval=approval, sandbox=sandbox, edit_format=edit_format)
     console = Console(highlight=False)
     messages = None
     if resume is not None:
@@ -118,13 +123,18 @@ def _interactive(
         messages = load_messages(resume)
         console.print(f"[dim]resumed {resume}: {len(messages)} messages[/]")
     chosen = select_provider(settings, model=model, provider=provider)
+    config = AgentConfig(
+        sandbox=settings.sandbox,
+        sandbox_network=settings.sandbox_network,
+        edit_format=settings.edit_format,
+    )
     agent, log = build_agent(
         chosen,
         root,
         approval=settings.approval,
         render=HumanRenderer(console),
+        config=config,
         messages=messages,
-        config=AgentConfig(edit_format=settings.edit_format),
     )
 
     def switch(spec: str):
@@ -153,9 +163,12 @@ def interactive_default(
     approval: str | None = None,
     edit_format: str | None = None,
     root: Path = Path("."),
+    sandbox: str | None = None,
 ) -> None:
     """The interactive session (``redline`` with no command; ``redline -m MODEL``)."""
-    _interactive(root, model, provider, None, approval=approval, edit_format=edit_format)
+    _interactive(
+        root, model, provider, None, approval=approval, edit_format=edit_format, sandbox=sandbox
+    )
 
 
 def register(app: typer.Typer) -> None:

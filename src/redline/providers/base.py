@@ -31,6 +31,9 @@ class ChatRequest:
     parallel_tool_calls: bool | None = None
     """False: at most one tool call per reply (OpenAI's parameter of the same name)."""
     response_format: dict[str, Any] | None = None
+    restartable: bool = False
+    """The caller can drop a partial reply: a router may then answer a stream that
+    died part-way with :class:`Restart` and a whole new reply from another provider."""
 
 
 @dataclass
@@ -77,13 +80,24 @@ class Done:
 
 
 @dataclass
+class Restart:
+    """Everything this stream sent so far is abandoned: ``failed`` stopped part-way
+    (``reason``) and a fresh reply from ``provider`` follows. Only requests marked
+    ``restartable`` get one; the two replies are never to be joined."""
+
+    failed: str
+    provider: str
+    reason: str = ""
+
+
+@dataclass
 class ErrorEvent:
     """The stream failed; ``error`` is a :class:`redline.errors.RedlineError`."""
 
     error: Exception
 
 
-Event = TextDelta | ToolCallDelta | Usage | TimingsEvent | Done | ErrorEvent
+Event = TextDelta | ToolCallDelta | Usage | TimingsEvent | Restart | Done | ErrorEvent
 
 
 @runtime_checkable

@@ -4,8 +4,11 @@
 first token and decode speed (cheap, adapts to drift) plus a small window of
 recent TTFTs for percentiles (the hedge delay needs a tail estimate, which an
 average cannot give). ``CircuitBreaker`` stops traffic to a provider after
-``threshold`` consecutive failures and lets one probe through after
-``cooldown_s``; a successful probe closes it, a failed one re-opens it.
+``threshold`` consecutive failures, or when at least half (``max_failure_rate``)
+of its last ``window`` requests failed (a backend failing every second request
+never has three failures in a row, yet costs a fail-over on every other turn),
+and lets one probe through after ``cooldown_s``; a successful probe closes it,
+a failed one re-opens it.
 """
 
 from __future__ import annotations
@@ -83,14 +86,28 @@ class CircuitBreaker:
         threshold: int = 3,
         cooldown_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        max_failure_rate: float = 0.5,
+        window: int = 10,
+        min_samples: int = 4,
     ) -> None:
         self.threshold = threshold
         self.cooldown_s = cooldown_s
+        self.max_failure_rate = max_failure_rate
+        self.min_samples = min_samples
         self._clock = clock
         self._lock = threading.Lock()
         self.failures = 0
+        self.outcomes: deque[bool] = deque(maxlen=window)
+        """Recent requests, True for a failure (newest last)."""
         self.opened_at: float | None = None
         self._probe_in_flight = False
+
+    @property
+    def failure_rate(self) -> float:
+        """The share of failures among the recent requests (0 without any)."""
+        with self._lock:
+            return sum(self.outcomes) / len(self.outcomes) if self.outcomes else 0.0
 
     @property
     def state(self) -> str:
@@ -125,15 +142,19 @@ class CircuitBreaker:
     def success(self) -> None:
         with self._lock:
             self.failures = 0
+            self.outcomes.append(False)
             self.opened_at = None
             self._probe_in_flight = False
 
     def failure(self) -> None:
         with self._lock:
             self.failures += 1
+            self.outcomes.append(True)
             probing = self._probe_in_flight
             self._probe_in_flight = False
-            if probing or self.failures >= self.threshold:
+            rate = sum(self.outcomes) / len(self.outcomes)
+            flaky = len(self.outcomes) >= self.min_samples and rate >= self.max_failure_rate
+            if probing or flaky or self.failures >= self.threshold:
                 self.opened_at = self._clock()
 
     def release(self) -> None:

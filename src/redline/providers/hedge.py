@@ -3,8 +3,11 @@
 The best provider starts at once. If it has shown no token after the hedge
 delay (its recent TTFT at the router's quantile, so only the slow tail pays),
 the next provider starts too. The first stream to show a token wins; the other
-is cancelled, which closes its connection (see ``cancel.py``). A stream that
-fails before its first token hands over to the next candidate at once. Each
+is cancelled, which closes its connection (see ``cancel.py``), whether or not it
+has sent response headers yet. A stream that fails before its first token hands
+over to the next candidate at once; a winner that dies part-way on a
+``restartable`` request is answered with ``Restart`` and the race runs again
+among the providers that have not failed this turn. Each
 attempt runs in its own thread and feeds one queue, so the caller's thread
 only ever waits on that queue.
 """
@@ -24,11 +27,17 @@ from redline.providers.base import (
     Done,
     ErrorEvent,
     Event,
+    Restart,
     TextDelta,
     TimingsEvent,
     ToolCallDelta,
 )
-from redline.providers.router import after_start_error, annotate, as_provider_error
+from redline.providers.router import (
+    after_start_error,
+    annotate,
+    as_provider_error,
+    started_error,
+)
 
 if TYPE_CHECKING:
     from redline.providers.router import Member, Router
@@ -76,6 +85,7 @@ class _Race:
         self.attempts: list[_Attempt] = []
         self.pending = router.candidates(request)
         self.errors: list[ProviderError] = []
+        self.failed: set[str] = set()
 
     def launch(self) -> bool:
         """Start the next admitted candidate; False when none is left."""
@@ -98,8 +108,13 @@ class _Race:
 
     def fail(self, attempt: _Attempt, error: Exception) -> None:
         attempt.settled = True
+        self.failed.add(attempt.member.name)
         self.router.record_failure(attempt.member)
         self.errors.append(as_provider_error(error, attempt.member.name))
+
+    def rerun(self) -> None:
+        """A fresh field for a restarted turn: everyone who has not failed it."""
+        self.pending = self.router.candidates(self.request, exclude=frozenset(self.failed))
 
     def abandon_all(self, keep: _Attempt | None = None) -> None:
         """Cancel every unsettled attempt except ``keep``; a cancel is not a failure."""
@@ -118,21 +133,34 @@ def stream_hedged(
 ) -> Iterator[Event]:
     """The hedge policy of :class:`~redline.providers.router.Router`."""
     race = _Race(router, request)
+    broken: ProviderError | None = None
     try:
-        winner = yield from _first_token(race, cancel)
-        if winner is None:
-            return
-        race.abandon_all(keep=winner)
-        yield from _follow(race, winner, cancel)
+        while True:
+            winner = yield from _first_token(race, cancel, broken)
+            if winner is None:
+                return
+            race.abandon_all(keep=winner)
+            broken = yield from _follow(race, winner, cancel)
+            if broken is None:
+                return
+            race.rerun()
     finally:
         race.abandon_all()
 
 
-def _first_token(race: _Race, cancel: threading.Event | None) -> Iterator[Event]:
-    """Run the race until one attempt shows output; None after a final event was yielded."""
+def _first_token(
+    race: _Race, cancel: threading.Event | None, broken: ProviderError | None = None
+) -> Iterator[Event]:
+    """Run the race until one attempt shows output; None after a final event was yielded.
+    ``broken``: the reply that died part-way before this rerun (announced by Restart)."""
     if not race.launch():
-        yield ErrorEvent(race.router.no_answer(race.errors))
+        if broken is not None:
+            yield ErrorEvent(after_start_error(broken, str(broken.provider)))
+        else:
+            yield ErrorEvent(race.router.no_answer(race.errors))
         return None
+    if broken is not None:
+        yield Restart(str(broken.provider), race.attempts[-1].member.name, broken.message)
     hedge_at = time.monotonic() + race.router.hedge_delay(race.attempts[0].member)
     hedged = False
     while True:
@@ -174,7 +202,8 @@ def _first_token(race: _Race, cancel: threading.Event | None) -> Iterator[Event]
 
 
 def _follow(race: _Race, winner: _Attempt, cancel: threading.Event | None) -> Iterator[Event]:
-    """Stream the winner's events to the end, keeping the router's books."""
+    """Stream the winner's events to the end, keeping the router's books; returns the
+    error of a restartable reply that died part-way (None when the turn is over)."""
     router = race.router
     backlog = list(winner.buffered)
     while True:
@@ -191,11 +220,12 @@ def _follow(race: _Race, winner: _Attempt, cancel: threading.Event | None) -> It
                 continue
         if item is _END:
             if not winner.settled:
-                winner.settled = True
-                router.record_failure(winner.member)
                 error = ProviderError(f"{winner.member.name}: stream ended without finishing")
+                race.fail(winner, error)
+                if race.request.restartable:
+                    return started_error(error, winner.member.name)
                 yield ErrorEvent(after_start_error(error, winner.member.name))
-            return
+            return None
         event: Event = item  # type: ignore[assignment]
         if isinstance(event, TimingsEvent):
             winner.timings = event
@@ -212,9 +242,11 @@ def _follow(race: _Race, winner: _Attempt, cancel: threading.Event | None) -> It
             if isinstance(event.error, CancelledError):
                 router.record_abandoned(winner.member, None)
             else:
-                router.record_failure(winner.member)
+                race.fail(winner, event.error)
                 error = as_provider_error(event.error, winner.member.name)
+                if race.request.restartable:
+                    return started_error(error, winner.member.name)
                 event = ErrorEvent(after_start_error(error, winner.member.name))
         yield event
         if isinstance(event, Done | ErrorEvent):
-            return
+            return None

@@ -17,6 +17,7 @@ import hashlib
 import random
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,7 +33,13 @@ from redline.providers.base import (
     TextDelta,
     TimingsEvent,
 )
-from redline.providers.cancel import abort_response, watch_cancel
+from redline.providers.cancel import (
+    abort_response,
+    abort_thread,
+    forget_thread,
+    track_sockets,
+    watch_cancel,
+)
 from redline.providers.http_errors import StreamError, http, map_error
 from redline.providers.sse import delta_events, sse_chunks, usage_event
 
@@ -64,6 +71,8 @@ def shared_client(base_url: str, api_key: str | None) -> openai.OpenAI:
                 max_retries=0,
                 http_client=http_client,
             )
+            if not track_sockets(http_client):
+                warnings.warn("cannot cancel requests before their headers", stacklevel=2)
             _CLIENTS[cache_key] = client
         return client
 
@@ -162,8 +171,11 @@ class OpenAICompatProvider:
                 manager = client.chat.completions.with_streaming_response.create(
                     **kwargs, timeout=self.timeout
                 )
-                raw = manager.__enter__()
+                raw = self._open(manager, cancel)
             except Exception as exc:  # mapped below; nothing is swallowed
+                if cancel is not None and cancel.is_set():
+                    yield Done("cancelled")  # we closed it ourselves
+                    return
                 error = self._error(exc, after_first_token=False)
                 delay = self._retry_delay(exc, error, attempt)
                 if delay is None:
@@ -223,6 +235,18 @@ class OpenAICompatProvider:
             yield ErrorEvent(self._error(exc, after_first_token=started))
             return
         yield Done(finish)
+
+    @staticmethod
+    def _open(manager: Any, cancel: threading.Event | None) -> Any:
+        """Send the request and wait for the headers; ``cancel`` closes the connection
+        even now (many servers send headers only with the first token)."""
+        me = threading.get_ident()
+        unwatch = watch_cancel(cancel, lambda: abort_thread(me))
+        try:
+            return manager.__enter__()
+        finally:
+            unwatch()
+            forget_thread(me)
 
     def _consume(self, raw: Any, started: float, cancel: threading.Event | None) -> Iterator[Event]:
         """Turn the SSE chunks into events; ``cancel`` aborts even a blocked read."""

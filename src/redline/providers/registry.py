@@ -26,7 +26,9 @@ Keys are read only from the environment variable the table or preset names;
 a key written into a config file is refused, so it is never committed.
 The ``[router]`` table has ``providers`` (names as above) and the keyword
 arguments of :class:`~redline.providers.router.Router` (``policy``,
-``cooldown_s``, ...).
+``cooldown_s``, ``failure_rate``, ...) plus ``health_ttl_s``: how long the
+router's learned health (breakers, latency) is kept in the user state dir for
+the next process (default 300 s; 0 keeps nothing).
 """
 
 from __future__ import annotations
@@ -61,7 +63,10 @@ ROUTER_KEYS = {
     "hedge_min_delay_s",
     "hedge_default_delay_s",
     "failure_threshold",
+    "failure_rate",
+    "failure_window",
     "cooldown_s",
+    "health_ttl_s",
     "typical_tokens",
 }
 
@@ -227,9 +232,13 @@ def build_router(settings: Settings) -> Provider:
             f"[router] has unknown keys: {', '.join(sorted(unknown))}",
             hint=f"known keys: {', '.join(sorted(ROUTER_KEYS))}",
         )
+    from redline.providers.health_store import DEFAULT_TTL_S, HealthStore
+
     members = [provider_from_spec(s, for_router=True) for s in router_member_specs(settings)]
-    options = {k: v for k, v in table.items() if k != "providers"}
-    return Router(members, **options)
+    options = {k: v for k, v in table.items() if k not in ("providers", "health_ttl_s")}
+    ttl = float(table.get("health_ttl_s", DEFAULT_TTL_S))
+    health = HealthStore(ttl_s=ttl) if ttl > 0 else None
+    return Router(members, health=health, **options)
 
 
 def configured_specs(settings: Settings, *, include_presets: bool = False) -> list[ProviderSpec]:

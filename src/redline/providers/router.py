@@ -13,11 +13,17 @@ Policies:
   delay (its recent TTFT at ``hedge_quantile``), start the next one too, keep
   whichever shows a token first and cancel the other (see ``hedge.py``).
 
-Every policy fails over when a stream dies before its first token. After a
-token has been shown a failure is surfaced as an ``ErrorEvent``: the router
-never splices two models' outputs into one reply. A circuit breaker per
-provider stops traffic after repeated failures and probes again after a
-cooldown. Estimates come only from real traffic.
+Every policy fails over when a stream dies before its first token. A stream
+that dies after it is never continued elsewhere (two models' outputs are never
+spliced into one reply): for a ``restartable`` request (the agent's turns) the
+router sends :class:`~redline.providers.base.Restart`, so the caller drops the
+partial reply, and asks the next healthy provider from scratch; otherwise the
+failure is surfaced as an ``ErrorEvent``. Only when every provider has failed
+does the turn fail. A circuit breaker per provider stops traffic after
+repeated failures or a high failure rate over recent requests, and probes again
+after a cooldown. Estimates come only from real traffic; with a
+:class:`~redline.providers.health_store.HealthStore` they outlive the process
+for a short while, so the next ``redline exec`` does not trust a dead backend.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,11 +43,13 @@ from redline.providers.base import (
     ErrorEvent,
     Event,
     Provider,
+    Restart,
     TextDelta,
     TimingsEvent,
     ToolCallDelta,
 )
 from redline.providers.health import CircuitBreaker, LatencyStats
+from redline.providers.health_store import HealthStore
 
 POLICIES = ("fastest", "ordered", "hedge")
 
@@ -72,10 +81,13 @@ class Router:
         hedge_min_delay_s: float = 0.05,
         hedge_default_delay_s: float = 1.0,
         failure_threshold: int = 3,
+        failure_rate: float = 0.5,
+        failure_window: int = 10,
         cooldown_s: float = 30.0,
         typical_tokens: int = 128,
         default_tok_s: float = 50.0,
         clock: Callable[[], float] = time.monotonic,
+        health: HealthStore | None = None,
     ) -> None:
         if not providers:
             raise ProviderError("the router needs at least one provider")
@@ -94,9 +106,23 @@ class Router:
         self.default_tok_s = default_tok_s
         self.clock = clock
         self.members = [
-            Member(p, CircuitBreaker(failure_threshold, cooldown_s, clock)) for p in providers
+            Member(
+                p,
+                CircuitBreaker(
+                    failure_threshold,
+                    cooldown_s,
+                    clock,
+                    max_failure_rate=failure_rate,
+                    window=failure_window,
+                ),
+            )
+            for p in providers
         ]
         self._lock = threading.Lock()
+        self.health = health
+        if health is not None:
+            with self._lock:
+                health.restore(self.members, clock)
 
     def __repr__(self) -> str:
         names = ", ".join(m.name for m in self.members)
@@ -164,9 +190,11 @@ class Router:
         member.breaker.success()
         with self._lock:
             member.stats.observe(ttft_s, timings.tok_s if timings else None, self.clock())
+        self.persist()
 
     def record_failure(self, member: Member) -> None:
         member.breaker.failure()
+        self.persist()
 
     def record_abandoned(self, member: Member, waited_s: float | None) -> None:
         """A request we cancelled (hedge loser, caller gave up): not a failure."""
@@ -174,13 +202,27 @@ class Router:
         if waited_s is not None:
             with self._lock:
                 member.stats.observe_censored(waited_s, self.clock())
+            self.persist()
+
+    def persist(self) -> None:
+        """Write what was learned to the health store (if any) for the next process."""
+        if self.health is None:
+            return
+        try:
+            with self._lock:
+                self.health.save(self.members, self.clock)
+        except OSError as exc:  # a read-only state dir costs the memory, not the turn
+            warnings.warn(f"router health not saved: {exc}", stacklevel=2)
+            self.health = None
 
     # -- streaming -------------------------------------------------------------------
 
-    def candidates(self, request: ChatRequest) -> Iterator[Member]:
+    def candidates(
+        self, request: ChatRequest, exclude: frozenset[str] = frozenset()
+    ) -> Iterator[Member]:
         """Members to try, in order, each admitted by its circuit breaker when reached."""
         for member in self.ranked(request):
-            if member.breaker.allow():
+            if member.name not in exclude and member.breaker.allow():
                 yield member
 
     def stream(
@@ -195,12 +237,21 @@ class Router:
             return
         errors: list[ProviderError] = []
         tried: list[str] = []
+        broken: ProviderError | None = None  # a reply that died after it had started
         for member in self.candidates(request):
+            if broken is not None:
+                yield Restart(str(broken.provider), member.name, broken.message)
+                broken = None
             tried.append(member.name)
             failure = yield from self.attempt(member, request, cancel, tried)
             if failure is None:
                 return
             errors.append(failure)
+            if failure.after_first_token:
+                broken = failure
+        if broken is not None:
+            yield ErrorEvent(after_start_error(broken, str(broken.provider)))
+            return
         yield ErrorEvent(self.no_answer(errors))
 
     def attempt(
@@ -210,7 +261,8 @@ class Router:
         cancel: threading.Event | None,
         tried: list[str],
     ) -> Iterator[Event]:
-        """Forward one member's stream; returns its error if it died before any token."""
+        """Forward one member's stream; returns its error when the turn may go on
+        elsewhere: it died before any token, or after one on a restartable request."""
         started = time.monotonic()
         first_at: float | None = None
         timings: TimingsEvent | None = None
@@ -230,6 +282,8 @@ class Router:
                     error = as_provider_error(event.error, member.name)
                     if first_at is None:
                         return error
+                    if request.restartable:
+                        return started_error(error, member.name)
                     yield ErrorEvent(after_start_error(error, member.name))
                     return None
                 if isinstance(event, TimingsEvent):
@@ -267,7 +321,7 @@ class Router:
         detail = "; ".join(e.message for e in errors)
         retry_afters = [e.retry_after for e in errors if e.retry_after is not None]
         return ProviderError(
-            f"{self.name}: every provider failed before answering: {detail}",
+            f"{self.name}: every provider failed: {detail}",
             hint="check them with `redline providers --check`",
             retryable=any(e.retryable for e in errors),
             retry_after=min(retry_afters) if retry_afters else None,
@@ -292,6 +346,17 @@ def after_start_error(error: ProviderError, provider: str) -> ProviderError:
         "continued on another provider)",
         hint=error.hint or "retry the turn",
         retryable=False,
+        after_first_token=True,
+        provider=provider,
+    )
+
+
+def started_error(error: ProviderError, provider: str) -> ProviderError:
+    """A reply that died part-way, to be restarted elsewhere (and named if none can)."""
+    return ProviderError(
+        error.message,
+        hint=error.hint,
+        retryable=True,
         after_first_token=True,
         provider=provider,
     )
