@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 # The main job on the embedded default model, on a scratch copy of the sample project.
 demo: setup
 	@$(BIN)/redline models
-	@$(BIN)/redline complete 'def fibonacci(n):' --model gemma3-270m --max-tokens 64
+	@$(BIN)/redline complete 'def fibonacci(n):' --model qwen2.5-coder-0.5b --max-tokens 64
 	@bash scripts/demo.sh $(BIN)/redline
 
 # The whole suite: layer contract, lint, tests on the real models.

@@ -134,3 +134,34 @@ def test_exec_json_through_real_serve(sample: Path, served: str) -> None:
     assert all(e["timings"]["provider"] == "loop" for e in turn_ends)
     _undo_all(sample)
     assert snapshot_tree(sample) == before
+
+
+def test_default_coder_model_fixes_the_sample(sample: Path) -> None:
+    """The product claim, on the real engine: the default model (Qwen2.5-Coder-0.5B)
+    fixes the sample's bug through the one-reply protocol, the tests pass, the
+    test files are untouched, and undo restores the tree."""
+    from redline.config import DEFAULT_CHAT_MODEL
+
+    before = snapshot_tree(sample)
+    events: list[dict[str, Any]] = []
+    provider = LocalProvider(DEFAULT_CHAT_MODEL)
+    agent = Agent(provider, sample, approval="full-auto", emit=events.append)
+    result = agent.run(TASK)
+    assert result.status == "finished" and result.verified, result.summary
+    assert result.changed == ["inventory/pricing.py"]
+    start = next(e for e in events if e["type"] == "task_start")
+    assert start["edit_format"] == "whole"
+    after = snapshot_tree(sample)
+    assert {k for k in after if k.startswith("tests/")} == {
+        k for k in before if k.startswith("tests/")
+    }
+    assert all(after[k] == before[k] for k in before if k.startswith("tests/"))
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=sample,
+        capture_output=True,
+        text=True,
+    )
+    assert tests.returncode == 0, tests.stdout
+    _undo_all(sample)
+    assert snapshot_tree(sample) == before

@@ -18,7 +18,6 @@ task asks for test changes.
 from __future__ import annotations
 
 import ast
-import re
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -36,14 +35,13 @@ from redline.agent.query import stream_reply
 from redline.agent.state import RunResult, TaskState
 from redline.agent.telemetry import TurnStats
 from redline.agent.templates import render
+from redline.agent.testreport import condense_test_output, failure_summary
 from redline.agent.tools import ToolBox
 from redline.errors import EditError, WorkspaceError
 from redline.providers.base import ChatRequest
 
 if TYPE_CHECKING:
     from redline.agent.loop import Agent
-
-TEST_OUTPUT_CAP = 2500
 
 
 class ReplyLoop:
@@ -56,11 +54,11 @@ class ReplyLoop:
         self.cancel = cancel
         self.focus = Focus()
         self.shown = agent.shown
+        """What the conversation last showed of each file (so unchanged ones are not resent)."""
         self.tests_failing = False
         """The task started with failing tests: an answer without an edit fixes nothing."""
         self.replies: set[str] = set()
         """This task's replies so far: the same reply again means the model is stuck."""
-        """What the conversation last showed of each file (so unchanged ones are not resent)."""
 
     # -- the task message --------------------------------------------------
     def first_message(self, task: str, attached: list[str], intro: bool) -> str:
@@ -93,7 +91,7 @@ class ReplyLoop:
             for rel in self.focus.context:
                 parts.append("Read-only (do not change):\n" + self._show(rel))
         for rel in self.focus.editable:
-            if self.shown.get(rel) == self.agent.ws.read_text(rel):
+            if self.shown.get(rel) == agent.ws.read_text(rel):
                 parts.append(f"({rel} is as shown above.)")
             else:
                 parts.append(self._show(rel))
@@ -293,52 +291,6 @@ class ReplyLoop:
             if self.shown.get(rel) != text:
                 out.append("\n\nCurrent " + self._show(rel))
         return "".join(out)
-
-
-_ASSERT = re.compile(r"^E\s+assert (?P<got>.+?) == (?P<want>.+?)\s*$")
-_WHERE = re.compile(r"^E\s+\+\s+where (?P<got>.+?) = (?P<call>.+?)\s*$")
-
-
-def failure_summary(output: str) -> str | None:
-    """A failing ``assert call == want`` as one plain sentence, which a small model
-    reads far better than pytest's report: "`f(10)` returns -180.0 but must return
-    18.0" (measured: the 0.5B coder model fixes the sample's bug from this, and
-    copies the file unchanged from the raw report)."""
-    lines = output.splitlines()
-    for i, line in enumerate(lines):
-        m = _ASSERT.match(line)
-        if not m:
-            continue
-        got, want = m.group("got"), m.group("want")
-        for nxt in lines[i + 1 : i + 4]:
-            w = _WHERE.match(nxt)
-            if w and w.group("got") == got:
-                return f"A test fails: `{w.group('call')}` returns {got} but must return {want}."
-        return f"A test fails: `assert {got} == {want}`."
-    return None
-
-
-def condense_test_output(output: str, cap: int = TEST_OUTPUT_CAP) -> str:
-    """pytest's report without the noise: from the first failure section to the
-    summary, minus warnings printed by plugins (a small model reads everything)."""
-    lines = output.splitlines()
-    start = next(
-        (
-            i
-            for i, ln in enumerate(lines)
-            if ln.startswith(("=", "_")) and ("FAILURES" in ln or "ERRORS" in ln)
-        ),
-        0,
-    )
-    keep = []
-    for ln in lines[start:]:
-        if "Warning" in ln or ln.strip().startswith("warnings.warn") or "site-packages" in ln:
-            continue
-        if ln.startswith("!!!!") or ln.startswith("=") and "warnings summary" in ln:
-            continue
-        keep.append(ln)
-    text = "\n".join(keep).strip()
-    return text[-cap:]
 
 
 def _inside(box: ToolBox, path: str) -> bool:

@@ -57,7 +57,9 @@ def models(
 
 def complete(
     prefix: str = typer.Argument(..., help="Text to continue."),
-    model: str = typer.Option("gemma3-270m", "--model", "-m", help="Model name or GGUF path."),
+    model: str = typer.Option(
+        "qwen2.5-coder-0.5b", "--model", "-m", help="Model name or GGUF path."
+    ),
     max_tokens: int = typer.Option(128, "--max-tokens", "-n"),
     suffix: str | None = typer.Option(None, "--suffix", help="Text after the cursor (FIM)."),
     temperature: float = typer.Option(0.0, "--temperature", "-t"),
