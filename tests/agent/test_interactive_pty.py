@@ -18,13 +18,12 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
 
 class Terminal:
-    def __init__(self, cwd: Path, env: dict[str, str]):
+    def __init__(self, cwd: Path, env: dict[str, str], args: tuple[str, ...] = ()):
         pid, fd = pty.fork()
-        if pid == 0:  # the child: become `redline` with no arguments
+        if pid == 0:  # the child: become `redline` (with no command: the session)
             os.chdir(cwd)
-            os.execve(
-                sys.executable, [sys.executable, "-c", "from redline.cli import main; main()"], env
-            )
+            argv = [sys.executable, "-c", "from redline.cli import main; main()", *args]
+            os.execve(sys.executable, argv, env)
         self.pid, self.fd, self.seen = pid, fd, ""
         self.exit_code: int | None = None
 
@@ -90,6 +89,29 @@ def test_ctrl_c_interrupts_stream_keeps_session_then_undo(sample: Path, tmp_path
         term.send("/undo\r")
         term.expect(r"deleted notes\.md")
         assert not (sample / "notes.md").exists()
+        term.send("/exit\r")
+        assert term.close() == 0
+    finally:
+        term.close()
+
+
+@pytest.mark.timeout(120)
+def test_session_takes_model_and_provider_flags(sample: Path, tmp_path: Path) -> None:
+    """`redline -p PROVIDER -m MODEL -a MODE` picks the session's model, as `codex -m`,
+    `claude --model` and `aider --model` do (no REDLINE_MODEL needed)."""
+    script = tmp_path / "script.json"
+    replies = [{"calls": [{"name": "write", "arguments": {"path": "n.md", "content": "x\n"}}]}]
+    replies.append({"calls": [{"name": "done", "arguments": {"summary": "ok"}}]})
+    script.write_text(json.dumps(replies))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REDLINE_")}
+    env.update(TERM="xterm", COLUMNS="120", REDLINE_STATE_DIR=str(tmp_path / "state"))
+    args = ("-p", "scripted", "-m", str(script), "-a", "full-auto")
+    term = Terminal(sample, env, args)
+    try:
+        term.expect(r"redline> ")
+        term.send("write n.md\r")
+        term.expect(r"finished.*\n?.*redline> ")
+        assert (sample / "n.md").read_text() == "x\n"
         term.send("/exit\r")
         assert term.close() == 0
     finally:
