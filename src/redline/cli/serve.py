@@ -44,7 +44,7 @@ def serve_command(
     from redline.server.app import serve  # noqa: PLC0415 - keep `redline --help` fast
 
     settings = ServerSettings(
-        models=list(model) if model else ["smollm2-135m"],
+        models=list(model) or [_default_model()],
         host=host,
         port=port,
         api_key=api_key,
@@ -63,3 +63,12 @@ def serve_command(
 def register(app: typer.Typer) -> None:
     """Add ``redline serve`` to the root app."""
     app.command("serve")(serve_command)
+
+
+def _default_model() -> str:
+    """The configured model when it is a local one, else the default coder model."""
+    from redline.config import DEFAULT_CHAT_MODEL, load_settings
+    from redline.providers.registry import is_local_model
+
+    chosen = load_settings().model
+    return chosen if is_local_model(chosen) else DEFAULT_CHAT_MODEL
