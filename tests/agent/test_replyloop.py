@@ -127,3 +127,17 @@ def test_the_same_reply_twice_ends_the_task(sample: Path):
     agent, _ = make_agent(sample, [listing("inventory/pricing.py", wrong)] * 2, edit_format="whole")
     result = agent.run("make the failing test pass")
     assert result.status == "loop" and result.turns == 2
+
+
+def test_a_reply_cut_after_its_listing_is_applied_one_cut_inside_is_not(sample: Path):
+    from redline.agent.replyloop import closed_reply
+
+    done = listing("inventory/pricing.py", FIXED) + "This works because the discount is"
+    assert closed_reply(done)
+    assert not closed_reply(done.split("def order_total")[0])
+    cut_inside = {"text": listing("inventory/pricing.py", FIXED)[:200], "finish_reason": "length"}
+    cut_after = {"text": done, "finish_reason": "length"}
+    agent, _ = make_agent(sample, [cut_inside, cut_after], edit_format="whole")
+    result = agent.run("make the failing test pass")
+    assert result.status == "finished" and result.verified and result.turns == 2
+    assert (sample / "inventory/pricing.py").read_text() == FIXED

@@ -18,6 +18,7 @@ task asks for test changes.
 from __future__ import annotations
 
 import ast
+import re
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -198,8 +199,10 @@ class ReplyLoop:
             return "", self.agent._stop(st, "error", f"provider error: {got.error}")
         if self.cancel.is_set() or got.finish == "cancelled":
             return "", self.agent._stop(st, "interrupted", "interrupted by the user")
-        if got.finish == "length":
-            stats.well_formed = False
+        if got.finish == "length" and not closed_reply(reply):
+            # Cut inside a file or block: nothing of it is applied (a truncated reply, as
+            # aider counts it, not a malformed one). Cut in the prose after the last
+            # block, it is used as it is.
             st.cut_replies += 1
             agent.emit("reply_cut", turn=stats.turn, name="reply", looped=got.looped)
             if got.looped or st.cut_replies >= agent.config.max_cut_replies:
@@ -291,6 +294,16 @@ class ReplyLoop:
             if self.shown.get(rel) != text:
                 out.append("\n\nCurrent " + self._show(rel))
         return "".join(out)
+
+
+_FENCE_LINE = re.compile(r"^\s*```", re.MULTILINE)
+
+
+def closed_reply(reply: str) -> bool:
+    """Whether every fenced block and SEARCH/REPLACE block of ``reply`` is closed."""
+    if len(_FENCE_LINE.findall(reply)) % 2:
+        return False
+    return reply.rfind("<<<<<<< SEARCH") <= reply.rfind(">>>>>>> REPLACE")
 
 
 def _inside(box: ToolBox, path: str) -> bool:
