@@ -66,6 +66,7 @@ def test_providers_command_shows_presence_never_the_key(fake_server, tmp_path, m
         monkeypatch.delenv(preset.key_env, raising=False)
     monkeypatch.setenv("REDLINE_CONFIG", str(config))
     monkeypatch.setenv("REDLINE_TEST_KEY", KEY)
+    monkeypatch.setenv("COLUMNS", "250")  # one table row per line, so messages read whole
     monkeypatch.chdir(tmp_path)
     app = typer.Typer()
     register(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from redline.config import Settings, load_settings
+from redline.config import DEFAULT_CHAT_MODEL, Settings, load_settings
 from redline.errors import ConfigError
 from redline.providers.local import LocalProvider
 from redline.providers.openai_compat import OpenAICompatProvider
@@ -35,7 +35,8 @@ def test_presets_are_complete_data():
 
 def test_embedded_model_needs_no_configuration():
     provider = build_provider(settings())
-    assert isinstance(provider, LocalProvider) and provider.model == "smollm2-135m"
+    assert isinstance(provider, LocalProvider) and provider.model == DEFAULT_CHAT_MODEL
+    assert DEFAULT_CHAT_MODEL == "qwen2.5-coder-0.5b"
     assert isinstance(build_provider(settings(), model="gemma3-270m"), LocalProvider)
     assert build_provider(settings(), model="/models/x.gguf").model == "/models/x.gguf"
 

@@ -132,15 +132,22 @@ class ChatModel:
         self.name = provider.name
         self.max_tokens = max_tokens
         self.temperature = temperature
+        self.retry_temperature = 0.7
+        """Sampling for a retry after a finding (greedy would repeat the same answer)."""
         self._turns: dict[str, list[dict[str, str]]] = {}
 
     def _ask(
-        self, messages: list[dict[str, str]], prompt: str, entry_point: str, seed: int | None
+        self,
+        messages: list[dict[str, str]],
+        prompt: str,
+        entry_point: str,
+        seed: int | None,
+        temperature: float | None = None,
     ) -> Attempt:
         request = ChatRequest(
             messages=messages,
             max_tokens=self.max_tokens,
-            temperature=self.temperature,
+            temperature=self.temperature if temperature is None else temperature,
             seed=seed,
         )
         start = time.perf_counter()
@@ -174,4 +181,7 @@ class ChatModel:
         messages = self._turns.setdefault(prompt, [])
         fix = CHAT_FIX.format(errors="\n".join(previous.errors[:10]))
         messages.append({"role": "user", "content": fix})
-        return self._ask(messages, prompt, entry_point, seed)
+        # Greedy decoding mostly repeats the answer it was shown to be wrong; a sampled
+        # retry explores (seeded by the turn, so a run is reproducible).
+        temperature = max(self.temperature, self.retry_temperature)
+        return self._ask(messages, prompt, entry_point, len(messages), temperature)

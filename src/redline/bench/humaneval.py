@@ -11,6 +11,9 @@ the examples the prompt's docstring shows (:mod:`redline.bench.examples`), and
 on a finding asks again with it, up to ``retries`` times. The hidden tests are
 never shown. Greedy decoding is deterministic, so the loop's first attempt
 *is* the single-shot answer and is generated once; the loop's time includes it.
+Retries are sampled (a chat model's ``retry_temperature``, seeded per turn):
+measured on Qwen2.5-Coder-0.5B, greedy retries improved 1 of 41 flagged answers
+and fixed none.
 """
 
 from __future__ import annotations
@@ -164,7 +167,7 @@ def run_humaneval(
     *,
     limit: int | None = None,
     samples: int = 1,
-    retries: int = 2,
+    retries: int = 3,
     provider: str | None = None,
     ids: list[str] | None = None,
     progress: Progress | None = None,

@@ -115,7 +115,7 @@ def humaneval_command(
     provider: str | None = typer.Option(None, "--provider", "-p", help="A configured provider."),
     limit: int | None = typer.Option(None, "--limit", "-n", help="First N of the 164 problems."),
     samples: int = typer.Option(1, "--samples", help="Samples per problem (>1 samples at T=0.8)."),
-    retries: int = typer.Option(2, "--retries", help="Error-loop retries after the first answer."),
+    retries: int = typer.Option(3, "--retries", help="Error-loop retries after the first answer."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """pass@1 single-shot and with the error-detection loop; tests run sandboxed."""
