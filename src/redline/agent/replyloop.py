@@ -24,6 +24,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from redline.agent.checking import is_test_file, run_tests
+from redline.agent.edits import rewrite_budget
 from redline.agent.focus import (
     Focus,
     choose_files,
@@ -163,8 +164,7 @@ class ReplyLoop:
 
     def _query(self, stats: TurnStats, files: dict[str, str], question: bool) -> tuple[str, Any]:
         agent = self.agent
-        size = sum(len(t) for t in files.values())
-        budget = max(agent.config.max_tokens, 2 * (size // 3) + 256)
+        budget = rewrite_budget("".join(files.values()), agent.config.max_tokens)
         request = ChatRequest(
             messages=list(agent.messages),
             max_tokens=budget,
@@ -254,10 +254,9 @@ class ReplyLoop:
             if is_test_file(path) and not tests_ok and path not in self.focus.editable:
                 problems.append(f"{path}: test files must not be changed for this task.")
                 continue
-            old = self.box._old(path) if _inside(self.box, path) else None
             if not _inside(self.box, path):
                 problems.append(f"{path}: outside the project; nothing applied.")
-            elif path.endswith(".py") and _parses(old) and not _parses(text):
+            elif path.endswith(".py") and _parses(self.box._old(path)) and not _parses(text):
                 problems.append(f"{path}: your version does not parse: {_syntax_error(text)}")
         if problems:
             self.agent.emit("edit_refused", turn=stats.turn, problems=problems)
