@@ -176,3 +176,27 @@ def test_schema_checker_can_fail(missing):
     result.pop(missing)
     with pytest.raises(AssertionError):
         check_schema(result, {"benchmark": str, "modes": dict, "per_problem": list})
+
+
+def test_chat_retry_is_a_fresh_sampled_ask_with_the_finding():
+    """A retry does not show the wrong answer back (a small model repeats it): it asks
+    again from scratch, sampled, the first time with the failing example as a hint;
+    the loop keeps the retry that passes the docstring's examples."""
+    from redline.providers.scripted import ScriptedProvider
+
+    fence = "```python\n{}```"
+    wrong = fence.format(PROBLEM["prompt"] + WRONG_BODY)
+    right = fence.format(PROBLEM["prompt"] + CORRECT_BODY)
+    provider = ScriptedProvider([wrong, wrong, right])
+    model = ChatModel(provider)
+    both = humaneval.solve_problem(model, PROBLEM, retries=3, limits=FAST)
+    assert both["single"]["passed"] is False
+    assert both["loop"]["passed"] is True and both["loop"]["attempts"] == 3
+    first, *retries = provider.requests
+    assert first.temperature == 0.0
+    for request in retries:
+        assert len(request.messages) == 1 and request.temperature > 0
+        assert WRONG_BODY.strip() not in request.messages[0]["content"]
+    hinted, plain = (r.messages[0]["content"] for r in retries)
+    assert "0.3) returned False; expected True" in hinted and "returned" not in plain
+    assert len({r.seed for r in retries}) == 2

@@ -6,6 +6,13 @@ model (SmolLM2, any provider) is asked for the function in a code block. Both
 can take feedback: the chat model as a follow-up turn, the base model as a
 prompt that shows its attempt, the findings as comments, and the prompt again.
 The hidden tests never appear in either.
+
+A chat model's retry is a fresh, sampled conversation: the same ask, plus the
+finding as a hint. Measured on Qwen2.5-Coder-0.5B over HumanEval problems whose
+first answer failed a docstring example: a follow-up turn showing the wrong
+answer and its finding fixed none of 8 (the model repeats its answer, or edits
+the docstring's example to match it); three fresh samples fixed 3 of 8, three
+with the hint 2, four between them.
 """
 
 from __future__ import annotations
@@ -23,9 +30,9 @@ CHAT_ASK = (
     "Complete this Python function. Reply with the whole function, including its "
     "imports, in one ```python code block.\n\n```python\n{prompt}```"
 )
-CHAT_FIX = (
-    "Checking your code found:\n{errors}\n"
-    "Reply with the corrected whole function in one ```python code block."
+CHAT_HINT = (
+    "\n\nCheck your function against the docstring's examples before you answer: "
+    "a first attempt got this wrong: {finding}"
 )
 COMPLETION_FIX = (
     "\n\n# A checker found these errors in the code above:\n{errors}\n# Corrected version:\n\n"
@@ -134,20 +141,20 @@ class ChatModel:
         self.temperature = temperature
         self.retry_temperature = 0.7
         """Sampling for a retry after a finding (greedy would repeat the same answer)."""
-        self._turns: dict[str, list[dict[str, str]]] = {}
+        self._retries: dict[str, int] = {}
 
     def _ask(
         self,
-        messages: list[dict[str, str]],
+        content: str,
         prompt: str,
         entry_point: str,
         seed: int | None,
-        temperature: float | None = None,
+        temperature: float,
     ) -> Attempt:
         request = ChatRequest(
-            messages=messages,
+            messages=[{"role": "user", "content": content}],
             max_tokens=self.max_tokens,
-            temperature=self.temperature if temperature is None else temperature,
+            temperature=temperature,
             seed=seed,
         )
         start = time.perf_counter()
@@ -161,7 +168,7 @@ class ChatModel:
             elif isinstance(event, ErrorEvent):
                 raise event.error
         reply = "".join(parts)
-        attempt = Attempt(
+        return Attempt(
             assemble(prompt, extract_code(reply), entry_point),
             reply,
             time.perf_counter() - start,
@@ -169,19 +176,31 @@ class ChatModel:
             usage.prompt_tokens,
             usage.cached_tokens,
         )
-        messages.append({"role": "assistant", "content": reply})
-        return attempt
 
     def first(self, prompt: str, entry_point: str, seed: int | None) -> Attempt:
-        messages = [{"role": "user", "content": CHAT_ASK.format(prompt=prompt)}]
-        self._turns[prompt] = messages
-        return self._ask(messages, prompt, entry_point, seed)
+        self._retries[prompt] = 0
+        return self._ask(
+            CHAT_ASK.format(prompt=prompt), prompt, entry_point, seed, self.temperature
+        )
 
     def retry(self, prompt: str, entry_point: str, previous: Attempt, seed: int | None) -> Attempt:
-        messages = self._turns.setdefault(prompt, [])
-        fix = CHAT_FIX.format(errors="\n".join(previous.errors[:10]))
-        messages.append({"role": "user", "content": fix})
-        # Greedy decoding mostly repeats the answer it was shown to be wrong; a sampled
-        # retry explores (seeded by the turn, so a run is reproducible).
+        """A fresh sample of the same ask; odd retries add the last finding as a hint.
+
+        Not a follow-up turn: shown its own wrong answer, a small model repeats it.
+        On 8 flagged problems, hinted samples fixed 2 and plain ones 3, but not the
+        same ones (4 between them), so the retries alternate.
+        Seeded by the retry's number (and the run's seed), so a run is reproducible.
+        """
+        n = self._retries.get(prompt, 0) + 1
+        self._retries[prompt] = n
+        ask = CHAT_ASK.format(prompt=prompt)
+        if previous.errors and n % 2:
+            ask += CHAT_HINT.format(finding=_finding(previous.errors[0]))
         temperature = max(self.temperature, self.retry_temperature)
-        return self._ask(messages, prompt, entry_point, len(messages), temperature)
+        return self._ask(ask, prompt, entry_point, n + 1000 * (seed or 0), temperature)
+
+
+def _finding(error: str) -> str:
+    """A finding without the checker's label (\"the docstring's example fails: \")."""
+    head, sep, rest = error.partition(": ")
+    return rest if sep and "example" in head else error

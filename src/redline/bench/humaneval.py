@@ -11,10 +11,9 @@ the examples the prompt's docstring shows (:mod:`redline.bench.examples`), and
 on a finding asks again with it, up to ``retries`` times. The hidden tests are
 never shown. Greedy decoding is deterministic, so the loop's first attempt
 *is* the single-shot answer and is generated once; the loop's time includes it.
-Retries are sampled (a chat model's ``retry_temperature``, seeded per turn).
-Measured on Qwen2.5-Coder-0.5B (164 problems): the examples flag ~44 wrong
-answers, and neither greedy retries (2) nor sampled ones (3) fixed any; why
-is still open (how the retry is asked, or how its reply is assembled).
+Retries are fresh samples of the same ask with the finding as a hint
+(:meth:`redline.bench.codegen.ChatModel.retry`): shown its own wrong answer in a
+follow-up turn, Qwen2.5-Coder-0.5B fixed none of ~44 flagged answers.
 """
 
 from __future__ import annotations
