@@ -131,3 +131,31 @@ def test_a_reply_cut_after_its_listing_is_applied_one_cut_inside_is_not(sample: 
     result = agent.run("make the failing test pass")
     assert result.status == "finished" and result.verified and result.turns == 2
     assert (sample / "inventory/pricing.py").read_text() == FIXED
+
+
+def test_a_one_file_reply_stops_at_its_listing_and_keeps_its_fence(sample: Path):
+    """The prose after the only listing is never used: the request stops there (a
+    stop sequence every OpenAI-compatible server honours), and the stopped reply
+    goes into the conversation with its closing fence back."""
+    from redline.agent.formats import LISTING_END
+
+    full = listing("inventory/pricing.py", FIXED, "Divide by 100.") + "\nThis works because"
+    stopped = full[: full.index(LISTING_END)]
+    agent, provider = make_agent(
+        sample, [{"text": stopped, "finish_reason": "stop"}], edit_format="whole"
+    )
+    result = agent.run("make the failing test pass")
+    assert result.status == "finished" and result.verified
+    assert provider.requests[0].stop == [LISTING_END]
+    assert (sample / "inventory/pricing.py").read_text() == FIXED
+    reply = next(m for m in agent.messages if m["role"] == "assistant")["content"]
+    assert reply.endswith("\n```\n") and reply.count("```") == 2
+
+
+def test_a_diff_reply_and_a_question_run_to_their_end(sample: Path):
+    agent, provider = make_agent(sample, ["It totals order lines."], edit_format="whole")
+    agent.run("what does inventory/pricing.py do? answer in one sentence")
+    assert provider.requests[0].stop == []
+    from redline.agent.formats import DiffFormat
+
+    assert DiffFormat().stops({"a.py": "x = 1\n"}) == []

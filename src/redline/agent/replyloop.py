@@ -18,7 +18,6 @@ task asks for test changes.
 from __future__ import annotations
 
 import ast
-import re
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -32,7 +31,7 @@ from redline.agent.focus import (
     tests_may_change,
     wants_failing_tests,
 )
-from redline.agent.formats import EditFormat
+from redline.agent.formats import EditFormat, fences_balanced, restore_fence
 from redline.agent.query import stream_reply
 from redline.agent.state import RunResult, TaskState
 from redline.agent.telemetry import TurnStats
@@ -165,11 +164,13 @@ class ReplyLoop:
     def _query(self, stats: TurnStats, files: dict[str, str], question: bool) -> tuple[str, Any]:
         agent = self.agent
         budget = rewrite_budget("".join(files.values()), agent.config.max_tokens)
+        stops = [] if question else self.fmt.stops(files)
         request = ChatRequest(
             messages=list(agent.messages),
             max_tokens=budget,
             temperature=0.0,
             prediction=None if question else self.fmt.prediction(files),
+            stop=stops,
         )
         got = stream_reply(
             agent.provider,
@@ -178,6 +179,8 @@ class ReplyLoop:
             self.cancel,
             lambda text: agent.emit("text_delta", turn=stats.turn, text=text),
         )
+        if stops and got.finish == "stop" and got.error is None:
+            got.text = restore_fence(got.text)
         content = got.text if got.error is None else got.text + "\n[reply failed]"
         agent.add({"role": "assistant", "content": content})
         return got.text, got
@@ -295,12 +298,9 @@ class ReplyLoop:
         return "".join(out)
 
 
-_FENCE_LINE = re.compile(r"^\s*```", re.MULTILINE)
-
-
 def closed_reply(reply: str) -> bool:
     """Whether every fenced block and SEARCH/REPLACE block of ``reply`` is closed."""
-    if len(_FENCE_LINE.findall(reply)) % 2:
+    if not fences_balanced(reply):
         return False
     return reply.rfind("<<<<<<< SEARCH") <= reply.rfind(">>>>>>> REPLACE")
 
