@@ -200,3 +200,13 @@ def test_chat_retry_is_a_fresh_sampled_ask_with_the_finding():
     hinted, plain = (r.messages[0]["content"] for r in retries)
     assert "0.3) returned False; expected True" in hinted and "returned" not in plain
     assert len({r.seed for r in retries}) == 2
+
+
+def test_a_docstring_doctest_cannot_parse_still_gives_its_examples():
+    """HumanEval/51's docstring has uneven indentation inside an example: doctest
+    refuses it, and that once failed the whole problem in both modes."""
+    from redline.bench.examples import docstring_examples
+
+    problem = humaneval.load_problems(ids=["HumanEval/51"])[0]
+    found = docstring_examples(problem["prompt"], problem["entry_point"])
+    assert found and all("remove_vowels(" in e.call for e in found)
