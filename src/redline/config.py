@@ -97,6 +97,8 @@ class Settings:
     threads: int | None = None
     edit_format: str | None = None
     """The agent's edit protocol (whole, diff, tools); None picks by model."""
+    gpu_layers: str = "auto"
+    """Layers offloaded to a GPU: auto (what fits in free memory), 0 (CPU) or a count."""
     raw: dict[str, Any] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
 
@@ -119,6 +121,7 @@ _ENV_KEYS = {
     "REDLINE_N_CTX": "n_ctx",
     "REDLINE_THREADS": "threads",
     "REDLINE_EDIT_FORMAT": "edit_format",
+    "REDLINE_GPU_LAYERS": "gpu_layers",
 }
 
 
@@ -138,7 +141,15 @@ def load_settings(start: Path | None = None, **flags: Any) -> Settings:
         if value is not None:
             merged[key] = value
     settings = Settings(raw=merged, sources=sources)
-    for key in ("model", "completion_model", "provider", "approval", "sandbox", "edit_format"):
+    for key in (
+        "model",
+        "completion_model",
+        "provider",
+        "approval",
+        "sandbox",
+        "edit_format",
+        "gpu_layers",
+    ):
         if merged.get(key) is not None:
             setattr(settings, key, str(merged[key]))
     for key in ("n_ctx", "threads"):
@@ -154,9 +165,23 @@ def load_settings(start: Path | None = None, **flags: Any) -> Settings:
             f"unknown sandbox mode {settings.sandbox!r}",
             hint="use " + ", ".join(SANDBOX_MODES),
         )
+    parse_gpu_layers(settings.gpu_layers)
     if settings.approval not in ("suggest", "auto-edit", "full-auto"):
         raise ConfigError(
             f"unknown approval mode {settings.approval!r}",
             hint="use suggest, auto-edit or full-auto",
         )
     return settings
+
+
+def parse_gpu_layers(value: str | int | None) -> int | None:
+    """``auto`` (or None) → None; a count ≥ 0 → that count; anything else is refused."""
+    text = "auto" if value is None else str(value).strip().lower()
+    if text == "auto":
+        return None
+    if not text.isdigit():
+        raise ConfigError(
+            f"gpu_layers must be auto, 0 or a layer count, got {value!r}",
+            hint="--gpu-layers auto|0|N, REDLINE_GPU_LAYERS or gpu_layers in the config",
+        )
+    return int(text)

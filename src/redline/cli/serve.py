@@ -20,6 +20,11 @@ def serve_command(
     n_threads: int | None = typer.Option(
         None, "--n-threads", help="CPU threads per model (default: all available cores)."
     ),
+    gpu_layers: str | None = typer.Option(
+        None,
+        "--gpu-layers",
+        help="Layers on the GPU: auto (what fits in free memory), 0 (CPU only) or a count.",
+    ),
     max_queue: int = typer.Option(16, "--max-queue", help="Waiting requests per model before 429."),
     max_body_bytes: int = typer.Option(
         4 * 1024 * 1024, "--max-body-bytes", help="Larger request bodies get 413."
@@ -50,6 +55,7 @@ def serve_command(
         api_key=api_key,
         n_ctx=n_ctx,
         n_threads=n_threads,
+        gpu_layers=gpu_layers,
         max_queue=max_queue,
         max_body_bytes=max_body_bytes,
         max_tokens_cap=max_tokens_cap,

@@ -23,6 +23,7 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
+from redline.config import load_settings
 from redline.engine.chat import ChatTemplate
 from redline.engine.drafts import (
     AdaptiveK,
@@ -34,6 +35,7 @@ from redline.engine.drafts import (
 from redline.engine.inspect import model_info, vocab_has_fim
 from redline.engine.llama import Session, default_threads, load_llama
 from redline.engine.models import check_gguf, resolve_model
+from redline.engine.offload import decide as decide_offload
 from redline.engine.prompt_cache import PromptCache
 from redline.engine.sampling import Sampler, looping
 from redline.engine.text import StopScanner, common_prefix
@@ -58,11 +60,22 @@ class Engine:
         n_ctx: int = DEFAULT_N_CTX,
         n_threads: int | None = None,
         n_batch: int = DEFAULT_N_BATCH,
+        gpu_layers: str | int | None = None,
     ) -> None:
         self.name, self.path = resolve_model(model)
         check_gguf(self.path)
         self.n_threads = n_threads or default_threads()
-        self.llm = load_llama(self.path, n_ctx=n_ctx, n_threads=self.n_threads, n_batch=n_batch)
+        if gpu_layers is None:
+            gpu_layers = load_settings().gpu_layers
+        self.offload = decide_offload(Path(self.path), n_ctx, gpu_layers)
+        """Where the layers went, and why (``redline serve`` logs it)."""
+        self.llm = load_llama(
+            self.path,
+            n_ctx=n_ctx,
+            n_threads=self.n_threads,
+            n_batch=n_batch,
+            n_gpu_layers=self.offload.layers,
+        )
         self.session = Session(self.llm, n_batch)
         self.chat = ChatTemplate.from_llama(self.llm)
         self.max_draft = min(64, n_batch - 1)

@@ -71,7 +71,9 @@ def _no_weight_repacking() -> Iterator[None]:
             llama_cpp.llama_cpp.llama_model_default_params = original
 
 
-def load_llama(path: Path, *, n_ctx: int, n_threads: int | None, n_batch: int) -> llama_cpp.Llama:
+def load_llama(
+    path: Path, *, n_ctx: int, n_threads: int | None, n_batch: int, n_gpu_layers: int = 0
+) -> llama_cpp.Llama:
     threads = n_threads or default_threads()
     try:
         with _no_weight_repacking():
@@ -82,6 +84,7 @@ def load_llama(path: Path, *, n_ctx: int, n_threads: int | None, n_batch: int) -
                 n_ubatch=n_batch,
                 n_threads=threads,
                 n_threads_batch=threads,
+                n_gpu_layers=n_gpu_layers,
                 swa_full=True,  # sliding-window layers must keep every position to allow rollback
                 verbose=False,
             )

@@ -25,6 +25,8 @@ class ServerSettings:
     n_ctx: int = 8192
     n_threads: int | None = None
     """CPU threads per engine; None uses every core this process may run on."""
+    gpu_layers: str | None = None
+    """Layers on a GPU: auto, 0 or a count; None follows the config (default auto)."""
     max_queue: int = 16
     """Requests allowed to wait per model; one more gets 429 with Retry-After."""
     max_body_bytes: int = 4 * 1024 * 1024

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from redline.errors import CancelledError, ModelNotFoundError
 from redline.server.metrics import ServerMetrics
 from redline.server.settings import ServerSettings
 from redline.server.worker import Job, ModelWorker
+
+log = logging.getLogger("redline.server")
 
 
 @dataclass
@@ -34,11 +37,17 @@ class Started:
 
 
 def _load(model: str, settings: ServerSettings) -> Engine:
-    if settings.n_threads is None:
+    if settings.n_threads is None and settings.gpu_layers is None:
         engine = get_engine(model, n_ctx=settings.n_ctx)
     else:
-        engine = Engine(model, n_ctx=settings.n_ctx, n_threads=settings.n_threads)
+        engine = Engine(
+            model,
+            n_ctx=settings.n_ctx,
+            n_threads=settings.n_threads,
+            gpu_layers=settings.gpu_layers,
+        )
     engine.prompt_cache.limit_bytes = settings.cache_ram_mb * 2**20
+    log.info("%s: %s", engine.name, engine.offload.reason)
     return engine
 
 
