@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -25,12 +26,19 @@ def _timings_line(t) -> str:  # noqa: ANN001 - Timings, imported lazily
     )
 
 
+models_app = typer.Typer(help="The models redline can run, and tools for GGUF files.")
+
+
+@models_app.callback(invoke_without_command=True)
 def models(
+    ctx: typer.Context,
     prepare: bool = typer.Option(
         False, "--prepare", help="Assemble/verify the embedded models, then exit."
     ),
 ) -> None:
     """List the models redline can run: the embedded ones, with size and context."""
+    if ctx.invoked_subcommand is not None:
+        return
     from redline.engine.inspect import describe_embedded
 
     rows = describe_embedded()
@@ -130,7 +138,62 @@ def chat(
             err.print(_timings_line(last.timings), style="dim")
 
 
+@models_app.command("quantize")
+def quantize(
+    source: str = typer.Argument(..., help="A GGUF file (F16/BF16 is best) or an embedded model."),
+    qtype: str = typer.Option("q4_k_m", "--type", "-t", help="q4_k_m, q5_k_m, q8_0, q4_0 ..."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Where to write (default: ./NAME-TYPE.gguf)."
+    ),
+    threads: int | None = typer.Option(None, "--threads", help="Quantiser threads."),
+    compare: bool = typer.Option(
+        True, "--compare/--no-compare", help="Measure both files on a fixed code sample."
+    ),
+) -> None:
+    """Quantise a GGUF with llama.cpp's quantiser, then show what it costs."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from redline.engine import quantize as q
+    from redline.engine.models import resolve_model
+
+    path = Path(resolve_model(source)[1])
+    out = output or Path(f"{path.stem}-{qtype}.gguf")
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err
+    ) as bar:
+        task = bar.add_task(f"quantising {path.name} to {qtype}", total=None)
+        done = q.quantize(
+            path,
+            out,
+            qtype,
+            threads=threads,
+            on_progress=lambda written, _s: bar.update(
+                task, description=f"quantising {path.name} to {qtype}: {written / 1e6:.0f} MB"
+            ),
+        )
+    typer.echo(
+        f"wrote {done.output} ({done.output_bytes / 1e6:.0f} MB from "
+        f"{done.source_bytes / 1e6:.0f} MB, {done.seconds:.1f} s)"
+    )
+    if not compare:
+        return
+    err.print("measuring both on a fixed code sample ...", style="dim")
+    before, after = q.measure(path), q.measure(done.output)
+    table = Table(title=f"{path.name} → {qtype}")
+    for col in ("file", "size", "decode tok/s", "perplexity", "top-1 agreement"):
+        table.add_column(col, no_wrap=True)
+    for m, agree in ((before, 1.0), (after, q.agreement(before, after))):
+        table.add_row(
+            m.path.name,
+            f"{m.size_bytes / 1e6:.0f} MB",
+            f"{m.decode_tok_s:.1f}",
+            f"{m.perplexity:.3f}",
+            f"{agree:.1%}",
+        )
+    Console().print(table)
+
+
 def register(app: typer.Typer) -> None:
-    app.command()(models)
+    app.add_typer(models_app, name="models")
     app.command()(complete)
     app.command()(chat)
