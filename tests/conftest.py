@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from redline.engine.engine import Engine, get_engine
+
+# Engines in tests load with the defaults, never a profile `redline tune` wrote on this
+# machine (profile tests switch this off for themselves).
+os.environ["REDLINE_NO_PROFILE"] = "1"
 
 
 @pytest.fixture(scope="session")

@@ -46,17 +46,22 @@ def models(
         for info in rows:
             typer.echo(f"ready: {info.name} -> {info.path}")
         return
+    from redline.engine.profile import profile_for
+
     table = Table(title="redline models")
     for col in ("name", "size", "context", "chat template", "FIM"):
         table.add_column(col, no_wrap=True)
+    table.add_column("profile (redline tune)", overflow="fold")
     table.add_column("file", overflow="fold")
     for info in rows:
+        tuned = profile_for(info.name)
         table.add_row(
             info.name,
             f"{info.size_bytes / 1e6:.0f} MB",
             str(info.n_ctx_train or "?"),
             "yes" if info.chat_template else "no",
             "yes" if info.fim else "no",
+            tuned.describe() if tuned else "defaults",
             info.path,
         )
     Console().print(table)
@@ -193,7 +198,81 @@ def quantize(
     Console().print(table)
 
 
+def tune(
+    model: str | None = typer.Option(
+        None, "--model", "-m", help="Model to tune (default: the configured local model)."
+    ),
+    budget: float = typer.Option(240.0, "--budget", help="Seconds to spend measuring."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Measure and show; write nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print the trials as JSON."),
+) -> None:
+    """Measure engine settings on this machine and save the best as the model's profile."""
+    import dataclasses
+    import json
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from redline.bench.tune import tune as run_tune
+    from redline.cli.serve import _default_model
+    from redline.engine.models import resolve_model
+    from redline.engine.profile import profiles_path, save
+
+    name = resolve_model(model or _default_model())[0]
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err
+    ) as bar:
+        task = bar.add_task(f"tuning {name}", total=None)
+
+        def step(trial, done: int, planned: int) -> None:  # noqa: ANN001 - Trial
+            bar.update(
+                task,
+                total=planned,
+                completed=done,
+                description=f"tuning {name}: {trial.stage} = {trial.value}",
+            )
+
+        result = run_tune(name, budget_s=budget, progress=step)
+    if as_json:
+        out = dict(result)
+        out["profile"] = dataclasses.asdict(result["profile"])
+        out["trials"] = [
+            {k: v for k, v in dataclasses.asdict(t).items() if k != "profile"}
+            for t in result["trials"]
+        ]
+        typer.echo(json.dumps(out, indent=2))
+    else:
+        table = Table(title=f"redline tune {name} ({result['cpus']} CPUs, {result['seconds']} s)")
+        for col in ("setting", "value", "prompt tok/s", "decode tok/s", "TTFT ms", "turn s", ""):
+            table.add_column(col, no_wrap=True)
+        for t in result["trials"]:
+            measured = t.status in ("measured", "chosen")
+            table.add_row(
+                t.stage,
+                t.value,
+                f"{t.prompt_tok_s:.0f}" if measured and t.prompt_tok_s else "",
+                f"{t.decode_tok_s:.1f}" if measured else "",
+                f"{t.ttft_ms:.0f}" if measured and t.ttft_ms else "",
+                f"{t.turn_s:.2f}" if measured and t.turn_s else "",
+                t.status,
+            )
+        Console().print(table)
+        typer.echo(
+            "turn s: a typical agent turn, 1,500 uncached prompt tokens + 300 decoded; "
+            "draft rows: decode tok/s copying a file with it as the prediction."
+        )
+    profile = result["profile"]
+    verdict = "the defaults are best here" if result["defaults"] else "tuned"
+    typer.echo(f"{name}: {profile.describe()} ({verdict})")
+    if not dry_run:
+        typer.echo(
+            f"saved to {save(name, profile)} (REDLINE_NO_PROFILE=1 or --no-profile ignores it)"
+        )
+    elif profiles_path().is_file():
+        typer.echo(f"not saved (--dry-run); profiles are in {profiles_path()}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(models_app, name="models")
+    app.command("tune")(tune)
     app.command()(complete)
     app.command()(chat)

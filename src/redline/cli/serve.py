@@ -25,6 +25,9 @@ def serve_command(
         "--gpu-layers",
         help="Layers on the GPU: auto (what fits in free memory), 0 (CPU only) or a count.",
     ),
+    no_profile: bool = typer.Option(
+        False, "--no-profile", help="Ignore the profiles `redline tune` saved (use defaults)."
+    ),
     max_queue: int = typer.Option(16, "--max-queue", help="Waiting requests per model before 429."),
     max_body_bytes: int = typer.Option(
         4 * 1024 * 1024, "--max-body-bytes", help="Larger request bodies get 413."
@@ -47,6 +50,13 @@ def serve_command(
 ) -> None:
     """Serve the OpenAI API (chat, completions, models, WebSocket) over local models."""
     from redline.server.app import serve  # noqa: PLC0415 - keep `redline --help` fast
+
+    if no_profile:
+        import os
+
+        from redline.engine.profile import NO_PROFILE_ENV
+
+        os.environ[NO_PROFILE_ENV] = "1"
 
     settings = ServerSettings(
         models=list(model) or [_default_model()],

@@ -36,6 +36,8 @@ from redline.engine.inspect import model_info, vocab_has_fim
 from redline.engine.llama import Session, default_threads, load_llama
 from redline.engine.models import check_gguf, resolve_model
 from redline.engine.offload import decide as decide_offload
+from redline.engine.profile import DEFAULT as DEFAULT_PROFILE
+from redline.engine.profile import KV_TYPES, EngineProfile, profile_for
 from redline.engine.prompt_cache import PromptCache
 from redline.engine.sampling import Sampler, looping
 from redline.engine.text import StopScanner, common_prefix
@@ -43,7 +45,6 @@ from redline.engine.types import Chunk, FinishReason, GenerationRequest, ModelIn
 from redline.errors import CancelledError, ContextOverflowError, InvalidRequestError
 
 DEFAULT_N_CTX = 8192
-DEFAULT_N_BATCH = 512
 DEFAULT_TIE_MARGIN = float(os.environ.get("REDLINE_TIE_MARGIN", "1.0"))
 CLOSE_MARGIN = 24
 """Budget tokens left at which a grammar-constrained reply starts closing its JSON
@@ -59,14 +60,20 @@ class Engine:
         *,
         n_ctx: int = DEFAULT_N_CTX,
         n_threads: int | None = None,
-        n_batch: int = DEFAULT_N_BATCH,
+        n_batch: int | None = None,
         gpu_layers: str | int | None = None,
+        profile: EngineProfile | None = None,
     ) -> None:
         self.name, self.path = resolve_model(model)
         check_gguf(self.path)
-        self.n_threads = n_threads or default_threads()
+        self.profile = profile or profile_for(self.name) or DEFAULT_PROFILE
+        """This machine's tuned settings for the model (``redline tune``), else defaults."""
+        n_batch = n_batch or self.profile.n_batch
+        self.n_threads = n_threads or self.profile.threads or default_threads()
         if gpu_layers is None:
             gpu_layers = load_settings().gpu_layers
+            if gpu_layers == "auto" and self.profile.gpu_layers is not None:
+                gpu_layers = self.profile.gpu_layers  # measured beats estimated
         self.offload = decide_offload(Path(self.path), n_ctx, gpu_layers)
         """Where the layers went, and why (``redline serve`` logs it)."""
         self.llm = load_llama(
@@ -75,14 +82,21 @@ class Engine:
             n_threads=self.n_threads,
             n_batch=n_batch,
             n_gpu_layers=self.offload.layers,
+            flash_attn=self.profile.flash_attn,
+            kv_type=KV_TYPES[self.profile.kv_type],
         )
         self.session = Session(self.llm, n_batch)
         self.chat = ChatTemplate.from_llama(self.llm)
-        self.max_draft = min(64, n_batch - 1)
+        self.max_draft = min(self.profile.max_draft, n_batch - 1)
         self.tie_margin = DEFAULT_TIE_MARGIN
         self.prompt_cache = PromptCache(whole_only=self.session.n_swa > 0)
         self._lock = threading.Lock()
         self.last_timings: Timings | None = None
+
+    def close(self) -> None:
+        """Free the context and the weights now (``redline tune`` loads many in turn)."""
+        self.session.close()
+        self.llm.close()
 
     # -- model facts ------------------------------------------------------------
     @property

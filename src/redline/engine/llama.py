@@ -72,7 +72,14 @@ def _no_weight_repacking() -> Iterator[None]:
 
 
 def load_llama(
-    path: Path, *, n_ctx: int, n_threads: int | None, n_batch: int, n_gpu_layers: int = 0
+    path: Path,
+    *,
+    n_ctx: int,
+    n_threads: int | None,
+    n_batch: int,
+    n_gpu_layers: int = 0,
+    flash_attn: bool = False,
+    kv_type: int | None = None,
 ) -> llama_cpp.Llama:
     threads = n_threads or default_threads()
     try:
@@ -85,6 +92,9 @@ def load_llama(
                 n_threads=threads,
                 n_threads_batch=threads,
                 n_gpu_layers=n_gpu_layers,
+                flash_attn=flash_attn,
+                type_k=kv_type,
+                type_v=kv_type,
                 swa_full=True,  # sliding-window layers must keep every position to allow rollback
                 verbose=False,
             )

@@ -1,0 +1,213 @@
+"""``redline tune``: measure the engine settings that matter on this machine, keep the best.
+
+One setting at a time (threads, batch size, flash attention, KV cache type, GPU
+layers where the build can offload, then the speculative draft length), each
+candidate loaded as a real :class:`redline.engine.engine.Engine` with that
+profile and timed on the same fixed workload: a code prompt read cold (no KV
+prefix reuse) and a short greedy continuation; the draft length on a chat turn
+that copies a file with the file as its prediction (an agent's whole-file edit).
+The score is the time of a typical agent turn on this model: 1,500 uncached prompt
+tokens plus 300 decoded, so prompt speed and decode speed weigh as they do in
+use. A candidate replaces the current choice only when it is more than
+``MARGIN`` faster (the machine is noisy; the defaults are kept on a tie), so a
+machine where the defaults are best gets a profile equal to the defaults.
+Each candidate is measured twice and its better run kept. The time budget stops
+the search between candidates; untried ones are listed as such.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from redline.engine.engine import Engine
+from redline.engine.offload import gpu_devices
+from redline.engine.profile import DEFAULT, EngineProfile
+from redline.engine.types import GenerationRequest
+
+TURN_PROMPT_TOKENS = 1500
+TURN_DECODE_TOKENS = 300
+MARGIN = 0.03
+SAMPLE = Path(__file__).resolve().parent / "data" / "edit" / "bisect.py"
+
+
+@dataclass
+class Trial:
+    stage: str
+    value: str
+    profile: EngineProfile
+    prompt_tok_s: float = 0.0
+    decode_tok_s: float = 0.0
+    ttft_ms: float = 0.0
+    turn_s: float = 0.0
+    status: str = "untried"
+    """``chosen``, ``measured``, ``untried`` (budget) or ``failed: ...``."""
+
+
+def _turn_seconds(prompt_tok_s: float, decode_tok_s: float) -> float:
+    if prompt_tok_s <= 0 or decode_tok_s <= 0:
+        return float("inf")
+    return TURN_PROMPT_TOKENS / prompt_tok_s + TURN_DECODE_TOKENS / decode_tok_s
+
+
+class Workload:
+    """The fixed measurements, run against one loaded engine."""
+
+    def __init__(self, code: str, prompt_tokens: int = 384, decode_tokens: int = 48) -> None:
+        self.code = code
+        self.prompt_tokens = prompt_tokens
+        self.decode_tokens = decode_tokens
+        self._runs = 0
+
+    def plain(self, engine: Engine) -> tuple[float, float, float]:
+        """(prompt tok/s, decode tok/s, TTFT ms): a cold prompt, then greedy decoding."""
+        self._runs += 1
+        # a different first line each run: nothing of it is in the KV or prompt cache
+        text = f"# run {self._runs} at {time.time_ns()}\n" + self.code
+        ids = engine.tokenize(text)[: self.prompt_tokens]
+        prompt = engine.detokenize(ids)
+        req = GenerationRequest(prompt=prompt, max_tokens=self.decode_tokens, temperature=0.0)
+        tm = None
+        for chunk in engine.generate(req):
+            tm = chunk.timings or tm
+        assert tm is not None
+        return tm.prompt_tok_s, tm.decode_tok_s, tm.ttft_s * 1000
+
+    def copy(self, engine: Engine) -> float:
+        """Decode tok/s of a chat turn copying the sample with it as the prediction."""
+        self._runs += 1
+        snippet = engine.detokenize(engine.tokenize(self.code)[:200])
+        messages = [
+            {
+                "role": "user",
+                "content": f"(run {self._runs}) Repeat this code exactly:\n```python\n{snippet}```",
+            }
+        ]
+        predicted = f"```python\n{snippet}```"
+        req = GenerationRequest(
+            messages=messages, max_tokens=260, temperature=0.0, prediction=predicted
+        )
+        tm = None
+        for chunk in engine.generate(req):
+            tm = chunk.timings or tm
+        assert tm is not None
+        return tm.decode_tok_s
+
+
+def candidates(base: EngineProfile, stage: str, cpus: int, gpus: bool) -> list[str]:
+    """The values tried for ``stage`` (the current value first)."""
+    if stage == "threads":
+        values = {cpus, max(1, cpus - 1), max(1, cpus // 2)}
+        return [str(v) for v in sorted(values, reverse=True)]
+    if stage == "n_batch":
+        return ["512", "256", "128", "1024"]
+    if stage == "flash_attn":
+        return ["off", "on"]
+    if stage == "kv_type":
+        return ["f16", "q8_0"] if base.flash_attn else ["f16"]
+    if stage == "gpu_layers":
+        return ["auto", "0"] if gpus else []
+    if stage == "max_draft":
+        return ["64", "32", "16", "8"]
+    raise ValueError(stage)
+
+
+def apply(base: EngineProfile, stage: str, value: str) -> EngineProfile:
+    if stage == "threads":
+        return replace(base, threads=int(value))
+    if stage == "n_batch":
+        return replace(base, n_batch=int(value))
+    if stage == "flash_attn":
+        return replace(base, flash_attn=value == "on")
+    if stage == "kv_type":
+        return replace(base, kv_type=value)
+    if stage == "gpu_layers":
+        return replace(base, gpu_layers=value)
+    if stage == "max_draft":
+        return replace(base, max_draft=int(value))
+    raise ValueError(stage)
+
+
+STAGES = ("threads", "n_batch", "flash_attn", "kv_type", "gpu_layers", "max_draft")
+
+
+def tune(
+    model: str,
+    *,
+    budget_s: float = 240.0,
+    n_ctx: int = 4096,
+    repeats: int = 2,
+    code: str | None = None,
+    stages: tuple[str, ...] = STAGES,
+    progress: Callable[[Trial, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Search the settings; the result holds every trial and the chosen profile."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    gpus = bool(gpu_devices())
+    work = Workload(code if code is not None else SAMPLE.read_text(encoding="utf-8"))
+    best = replace(DEFAULT, threads=cpus)
+    best_score: float | None
+    best_draft: float | None
+    trials: list[Trial] = []
+    started = time.perf_counter()
+    planned = sum(len(candidates(best, s, cpus, gpus)) for s in stages)
+    done = 0
+    chat = True
+    chosen: dict[str, str] = {}
+    for stage in stages:
+        # each stage re-measures the current choice (its first candidate) as its baseline
+        best_score = best_draft = None
+        for value in candidates(best, stage, cpus, gpus):
+            trial = Trial(stage, value, apply(best, stage, value))
+            trials.append(trial)
+            done += 1
+            if time.perf_counter() - started > budget_s:
+                trial.status = "untried"
+                continue
+            if stage == "max_draft" and not chat:
+                trial.status = "untried"
+                continue
+            try:
+                engine = Engine(model, n_ctx=n_ctx, profile=trial.profile)
+            except Exception as exc:  # a setting this build or model refuses
+                trial.status = f"failed: {exc}"[:120]
+                continue
+            try:
+                if stage == "max_draft":
+                    trial.decode_tok_s = max(work.copy(engine) for _ in range(repeats))
+                    trial.status = "measured"
+                    if best_draft is None or trial.decode_tok_s > best_draft * (1 + MARGIN):
+                        best_draft, best, chosen[stage] = trial.decode_tok_s, trial.profile, value
+                else:
+                    runs = [work.plain(engine) for _ in range(repeats)]
+                    trial.prompt_tok_s = max(r[0] for r in runs)
+                    trial.decode_tok_s = max(r[1] for r in runs)
+                    trial.ttft_ms = min(r[2] for r in runs)
+                    trial.turn_s = _turn_seconds(trial.prompt_tok_s, trial.decode_tok_s)
+                    trial.status = "measured"
+                    if best_score is None or trial.turn_s < best_score * (1 - MARGIN):
+                        best_score, best, chosen[stage] = trial.turn_s, trial.profile, value
+                chat = chat and bool(engine.info().chat_template)
+            finally:
+                engine.close()
+            if progress is not None:
+                progress(trial, done, planned)
+    for trial in trials:
+        if trial.status == "measured" and chosen.get(trial.stage) == trial.value:
+            trial.status = "chosen"
+    if best.threads == cpus:
+        best = replace(best, threads=None)  # "every core": stays right if the machine changes
+    return {
+        "model": model,
+        "cpus": cpus,
+        "gpu_offload": gpus,
+        "budget_s": budget_s,
+        "seconds": round(time.perf_counter() - started, 1),
+        "profile": best,
+        "defaults": best == DEFAULT,
+        "trials": trials,
+    }
