@@ -240,6 +240,28 @@ def test_edits_the_user_makes_during_the_run_are_merged_not_overwritten(tmp_path
     assert (repo / "a.py").read_text() == "# module a, edited by the user\n\n\n\nA = 2\n"
 
 
+def test_a_workspace_in_a_subfolder_of_the_repository(tmp_path: Path):
+    repo = make_repo(tmp_path)
+    top = tmp_path / "top"
+    (top / ".hidden").mkdir(parents=True)
+    (top / "outer.txt").write_text("outside the workspace\n")
+    for name in ("b.py", "test_sum.py", "a.py", "c.py"):
+        (repo / name).rename(top / ".hidden" / name)
+    git(top, "init", "-q", "-b", "main")
+    git(top, "add", "-A")
+    git(top, "commit", "-q", "-m", "init")
+    root = top / ".hidden"
+    before = tree(top)
+    providers = [ScriptedProvider([write_done("b.py", "B = 2\n")])]
+    result, _ = run_parallel(root, ["set B to 2"], providers, parallel=1)
+    assert result.subs[0].merge == "merged", result.subs[0]
+    assert (root / "b.py").read_text() == "B = 2\n"
+    assert sorted(tree(top)) == sorted(before)
+    assert_cleaned(top)
+    Checkpoints(root).undo(1)
+    assert tree(top) == before
+
+
 def test_parse_plan_accepts_a_list_and_refuses_the_rest():
     assert parse_plan('Here:\n```json\n["edit a.py", " edit b.py ", ""]\n```') == (
         ["edit a.py", "edit b.py"],

@@ -91,7 +91,8 @@ class Repo:
                 hint="run `git init && git add -A && git commit -m init` first",
             ) from exc
         self.top = Path(top).resolve()
-        self.prefix = self.root.relative_to(self.top).as_posix().removeprefix(".")
+        rel = self.root.relative_to(self.top).as_posix()
+        self.prefix = "" if rel == "." else rel
         """The workspace folder inside the repository ("" at the top)."""
 
     def to_root(self, path: str) -> str:
