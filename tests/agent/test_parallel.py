@@ -324,6 +324,18 @@ def test_ctrl_c_cleans_up_and_leaves_the_tree_alone(tmp_path: Path):
     assert_cleaned(repo)
 
 
+def test_ctrl_c_while_planning_starts_nothing(tmp_path: Path):
+    repo = make_repo(tmp_path)
+    events: list[dict[str, Any]] = []
+    cancel = threading.Event()
+    cancel.set()
+    run = ParallelRun(ScriptedProvider(['["a", "b"]']), repo, parallel=2, emit=events.append)
+    result = run.run("split me", cancel=cancel)
+    assert result.status == "interrupted"
+    assert not [e for e in events if e["type"] in ("worktree", "task_start", "merge")]
+    assert_cleaned(repo)
+
+
 def test_outside_a_git_repository_it_refuses(tmp_path: Path):
     with pytest.raises(WorktreeError, match="needs a git repository"):
         ParallelRun(ScriptedProvider([]), tmp_path, parallel=2)

@@ -184,9 +184,27 @@ class ParallelRun:
         result = ParallelResult(
             task, plan, [SubRun(i, t) for i, t in enumerate(plan)], self.task_id
         )
+        if not cancel.is_set():  # Ctrl-C while planning: nothing to start
+            self._run_all(result, cancel)
+        result.interrupted = result.interrupted or cancel.is_set()
+        self.emit(
+            "parallel_done",
+            status=result.status,
+            exit_code=result.exit_code,
+            summary=result.summary,
+            seconds=round(time.perf_counter() - started, 3),
+            checkpoint_task=result.checkpoint_task,
+            subtasks=[s.to_dict() for s in result.subs],
+        )
+        return result
+
+    def _run_all(self, result: ParallelResult, cancel: threading.Event) -> None:
+        """Worktrees, sub-agents in threads, merges in plan order; cleanup whatever happens."""
         base = self.repo.snapshot()
         trees: list[tuple[Path, str]] = []
-        pool = ThreadPoolExecutor(min(self.parallel, len(plan)), thread_name_prefix="redline-sub")
+        pool = ThreadPoolExecutor(
+            min(self.parallel, len(result.subs)), thread_name_prefix="redline-sub"
+        )
         completed = False
         try:
             roots = []
@@ -211,17 +229,6 @@ class ParallelRun:
                 cancel.set()  # stop the sub-agents still running before the cleanup
             pool.shutdown(wait=True, cancel_futures=True)
             self._cleanup(trees)
-        result.interrupted = result.interrupted or cancel.is_set()
-        self.emit(
-            "parallel_done",
-            status=result.status,
-            exit_code=result.exit_code,
-            summary=result.summary,
-            seconds=round(time.perf_counter() - started, 3),
-            checkpoint_task=result.checkpoint_task,
-            subtasks=[s.to_dict() for s in result.subs],
-        )
-        return result
 
     def _run_sub(self, sub: SubRun, root: Path, cancel: threading.Event) -> None:
         """One sub-agent in its worktree (a worker thread); the outcome goes into ``sub``."""
