@@ -77,11 +77,15 @@ def plan_merge(repo: Repo, base: str, head: str, changes: list[Change]) -> Merge
         if ours == base_b:
             out.writes[rel] = (theirs, mode)
         elif ours is None or base_b is None or theirs is None or _binary(ours, base_b, theirs):
-            out.conflicts.append(f"{rel}: changed in your tree and by the sub-agent")
+            out.conflicts.append(
+                f"{rel}: changed both in your tree (or by an earlier merge) and here"
+            )
         else:
             merged = merge_file(ours, base_b, theirs)
             if merged is None:
-                out.conflicts.append(f"{rel}: the same lines changed in your tree differently")
+                out.conflicts.append(
+                    f"{rel}: the same lines changed differently in your tree or an earlier merge"
+                )
             else:
                 out.writes[rel] = (merged, None)  # keep the user's mode
     return out
