@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from redline.agent.loop import Agent
@@ -19,7 +20,8 @@ from redline.errors import RedlineError
 
 HELP = """/undo      undo the last task's edits      /diff    show this session's changes
 /model M   switch model (or provider:model) /tokens  timings of the last turns
-/clear     forget the conversation          /exit    leave (also Ctrl-D)"""
+/clear     forget the conversation          /exit    leave (also Ctrl-D)
+/parallel N TASK   split TASK into sub-agents in git worktrees, N at once, merged back"""
 
 
 class InteractiveSession:
@@ -59,7 +61,9 @@ class InteractiveSession:
                 continue
             self.task(line)
 
-    def task(self, text: str) -> None:
+    @contextmanager
+    def _interruptible(self) -> Iterator[threading.Event]:
+        """While the block runs, Ctrl-C sets the returned event instead of raising."""
         cancel = threading.Event()
 
         def on_sigint(signum: int, frame: Any) -> None:
@@ -67,12 +71,17 @@ class InteractiveSession:
 
         previous = signal.signal(signal.SIGINT, on_sigint)
         try:
-            result = self.agent.run(text, cancel)
+            yield cancel
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def task(self, text: str) -> None:
+        try:
+            with self._interruptible() as cancel:
+                result = self.agent.run(text, cancel)
         except RedlineError as exc:
             self.console.print(f"[red]error:[/] {exc.message}")
             return
-        finally:
-            signal.signal(signal.SIGINT, previous)
         if result.status == "interrupted":
             self.console.print("[yellow]interrupted[/] [dim]- context kept; type to steer[/]")
 
@@ -97,11 +106,38 @@ class InteractiveSession:
                 self.console.print("[dim]conversation cleared[/]")
             elif name == "/model":
                 self._model(arg)
+            elif name == "/parallel":
+                self._parallel(arg)
             else:
                 self.console.print(f"unknown command {name}; /help lists them", markup=False)
         except (RedlineError, ValueError) as exc:
             self.console.print(f"[red]error:[/] {getattr(exc, 'message', exc)}")
         return None
+
+    def _parallel(self, arg: str) -> None:
+        """``/parallel N TASK``: the same run as ``redline exec --parallel N TASK``."""
+        from redline.agent.parallel import ParallelRun
+
+        count, _, task = arg.partition(" ")
+        if not count.isdigit() or int(count) < 1 or not task.strip():
+            self.console.print("usage: /parallel N TASK  (N sub-agents at once)", markup=False)
+            return
+        agent = self.agent
+        run = ParallelRun(
+            agent.provider,
+            agent.ws.root,
+            parallel=int(count),
+            config=agent.config,
+            approval=agent.approval,
+            ask=agent.ask,
+            emit=agent.sink,
+            session_id=agent.session_id,
+            checkpoints=agent.checkpoints,
+        )
+        with self._interruptible() as cancel:
+            result = run.run(task.strip(), cancel=cancel)
+        if result.status != "finished":
+            self.console.print(f"[yellow]{result.status}:[/] {result.summary}", markup=True)
 
     def _diff(self) -> None:
         from rich.syntax import Syntax

@@ -88,6 +88,12 @@ class Agent:
     def emit(self, type_: str, **data: Any) -> None:
         self._emit({"type": type_, **data})
 
+    @property
+    def sink(self) -> Emit:
+        """Where this agent's events go (screen and log): for runs that report in
+        the same stream, such as ``/parallel``."""
+        return self._emit
+
     def add(self, message: dict[str, Any]) -> None:
         self.messages.append(message)
         self.emit("message", message=message)

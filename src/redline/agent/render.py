@@ -12,6 +12,9 @@ import sys
 from typing import IO, Any
 
 LOG_ONLY = {"message", "clear"}
+PARALLEL_EVENTS = {"merge"}
+"""Events about a sub-task from the parallel run itself: they print their own mark."""
+SUB_SHOWN = {"tool_call", "edit_applied", "verification", "error", "done", "sandbox"}
 
 
 class JsonRenderer:
@@ -45,8 +48,54 @@ class HumanRenderer:
     def __call__(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         handler = getattr(self, f"on_{kind}", None)
-        if handler is not None:
-            handler(event)
+        if handler is None:
+            return
+        if event.get("sub") is not None and kind not in PARALLEL_EVENTS:
+            # A sub-agent of a parallel run: interleaved streams are unreadable, so only
+            # its steps show, each marked with its sub-task (the log keeps everything).
+            if kind not in SUB_SHOWN:
+                return
+            self._end_text()
+            self.console.print(f"[magenta]\\[{event['sub']}][/]", end=" ")
+        handler(event)
+
+    # -- parallel runs -------------------------------------------------------
+    def on_plan(self, e: dict[str, Any]) -> None:
+        self._end_text()
+        self.console.print(f"[bold]plan[/] [dim]({e['source']}, {e['parallel']} at once)[/]")
+        for i, sub in enumerate(e["subtasks"]):
+            self.console.print(f"  [magenta]\\[{i}][/] {_escape(sub)}")
+
+    def on_plan_fallback(self, e: dict[str, Any]) -> None:
+        self.console.print(
+            f"[yellow]no plan from the model[/] [dim]({_escape(e['reason'])}): "
+            "running the whole task as one sub-task[/]"
+        )
+
+    def on_merge(self, e: dict[str, Any]) -> None:
+        self._end_text()
+        ok = e["result"] in ("merged", "nothing")
+        colour = "green" if ok else "red"
+        detail = _escape(e["detail"].splitlines()[0] if e["detail"] else "")
+        self.console.print(f"[magenta]\\[{e['sub']}][/] [{colour}]{e['result']}[/] {detail}")
+        if e.get("patch"):
+            self.console.print(f"    [dim]changes kept in {_escape(e['patch'])}[/]")
+
+    def on_cleanup(self, e: dict[str, Any]) -> None:
+        for problem in e.get("problems", []):
+            self.console.print(f"[yellow]cleanup:[/] {_escape(problem)}")
+
+    def on_parallel_done(self, e: dict[str, Any]) -> None:
+        self._end_text()
+        colour = "green" if e["exit_code"] == 0 else "red"
+        self.console.print(f"[{colour}]■ {e['status']}[/] {_escape(e['summary'])}")
+        for s in e["subtasks"]:
+            tokens = s["prompt_tokens"] + s["completion_tokens"]
+            self.console.print(
+                f"  [magenta]\\[{s['index']}][/] {s['status']:<12} {s['merge']:<13} "
+                f"{s['seconds']:6.1f}s {s['turns']:>3} turns {tokens:>6} tokens  "
+                f"[dim]{_escape(s['task'][:60])}[/]"
+            )
 
     def on_text_delta(self, e: dict[str, Any]) -> None:
         if self.show_text:

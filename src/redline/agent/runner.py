@@ -8,12 +8,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redline.agent.checkpoints import Checkpoints
 from redline.agent.loop import Agent, AgentConfig, RunResult
 from redline.agent.session import SessionLog
 from redline.providers.base import Provider
+
+if TYPE_CHECKING:
+    from redline.agent.parallel import ParallelResult
 
 
 def tty_ask(kind: str, what: str) -> bool:
@@ -106,3 +109,50 @@ def run_exec(
         # Every provider failed: the conversation so far is in the session log.
         result.summary += f" (the task is saved: `redline resume {log.id}` continues it)"
     return result
+
+
+def run_parallel_exec(
+    task: str,
+    provider: Provider,
+    root: Path,
+    *,
+    parallel: int,
+    subtasks: Sequence[str] = (),
+    approval: str,
+    json_mode: bool,
+    config: AgentConfig | None = None,
+    files: Sequence[str] = (),
+) -> ParallelResult:
+    """``redline exec --parallel N``: sub-agents in worktrees, merged back one by one."""
+    from redline.agent.parallel import ParallelRun
+    from redline.agent.render import HumanRenderer, JsonRenderer
+
+    render = JsonRenderer() if json_mode else HumanRenderer(show_text=False)
+    log = SessionLog()
+    start = {
+        "type": "session_start",
+        "session_id": log.id,
+        "root": str(root.resolve()),
+        "provider": provider.name,
+        "approval": approval,
+        "parallel": parallel,
+    }
+    log.write(start)
+    if json_mode:
+        render(start)
+    try:
+        run = ParallelRun(
+            provider,
+            root,
+            parallel=parallel,
+            config=config,
+            approval=approval,
+            ask=tty_ask,
+            emit=tee(log.write, render),
+            session_id=log.id,
+            checkpoints=Checkpoints(root),
+            files=files,
+        )
+        return run.run(task, subtasks)
+    finally:
+        log.close()

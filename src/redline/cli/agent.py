@@ -12,6 +12,10 @@ import typer
 
 APPROVAL_HELP = "suggest (ask for edits and commands), auto-edit, full-auto"
 FORMAT_HELP = "How the model edits: whole, diff or tools (default: by model)."
+PARALLEL_HELP = (
+    "Run sub-tasks in N git worktrees at once and merge them back (the model splits "
+    "TASK unless --task is given)."
+)
 SANDBOX_HELP = "Where commands and tests run: workspace-write (default), read-only, off."
 
 
@@ -22,7 +26,9 @@ def _settings(root: Path, **flags: object):
 
 
 def exec_command(
-    task: str = typer.Argument(..., help="What to do, in plain words."),
+    task: str | None = typer.Argument(
+        None, help="What to do, in plain words (optional with --task)."
+    ),
     model: str | None = typer.Option(None, "--model", "-m", help="Model name."),
     provider: str | None = typer.Option(None, "--provider", "-p", help="Provider name."),
     approval: str | None = typer.Option(None, "--approval", "-a", help=APPROVAL_HELP),
@@ -36,11 +42,18 @@ def exec_command(
         [], "--file", "-f", help="Put this file into the task (repeatable; @path in TASK too)."
     ),
     edit_format: str | None = typer.Option(None, "--edit-format", help=FORMAT_HELP),
+    parallel: int = typer.Option(0, "--parallel", "-j", min=0, help=PARALLEL_HELP),
+    subtasks: list[str] = typer.Option(
+        [], "--task", "-t", help="A sub-task for --parallel (repeatable; no model split then)."
+    ),
 ) -> None:
     """Run one task headless; exit 0 only if it finished and verification passed."""
     from redline.agent.loop import AgentConfig
     from redline.agent.model_select import select_provider
-    from redline.agent.runner import run_exec
+    from redline.agent.runner import run_exec, run_parallel_exec
+
+    if not task and not subtasks:
+        raise typer.BadParameter("say what to do: TASK, or --task (repeatable)", param_hint="TASK")
 
     settings = _settings(root, approval=approval, sandbox=sandbox, edit_format=edit_format)
     chosen = select_provider(settings, model=model, provider=provider)
@@ -52,6 +65,22 @@ def exec_command(
         sandbox=settings.sandbox,
         sandbox_network=settings.sandbox_network,
     )
+    if parallel or subtasks:
+        outcome = run_parallel_exec(
+            task or "; ".join(subtasks),
+            chosen,
+            root,
+            parallel=parallel or len(subtasks),
+            subtasks=subtasks,
+            approval=settings.approval,
+            json_mode=json_mode,
+            config=config,
+            files=files,
+        )
+        if outcome.exit_code != 0 and not json_mode:
+            typer.secho(f"redline: {outcome.status}: {outcome.summary}", err=True, fg="red")
+        raise typer.Exit(outcome.exit_code)
+    assert task is not None
     result = run_exec(
         task,
         chosen,
