@@ -226,8 +226,10 @@ class Engine:
         cooldown, skip = 0, 0
         gate = SpeedGate()
         scanner = StopScanner(list(req.stop))
-        # A grammar-constrained reply that starts looping closes early (see sampling).
-        written: list[int] | None = [] if sampler is not None and sampler.grammar else None
+        # A greedy reply in an exact loop would repeat it to the token limit (the same
+        # context picks the same next token): a grammar-constrained one closes its JSON
+        # early (see sampling), a plain one stops at once ("length", looped).
+        written: list[int] | None = [] if sampler is None or sampler.grammar else None
         margin = min(CLOSE_MARGIN, max_tokens // 4)
         pending = [self._pick(sampler, max_tokens, margin)]
         first_at: float | None = None
@@ -247,11 +249,16 @@ class Engine:
                 text += piece
                 if drafter is not None:
                     drafter.observe(tok)
-                if written is not None and sampler is not None:
+                if written is not None:
                     written.append(tok)
-                    if len(written) % 8 == 0 and not sampler.closing and looping(written):
-                        sampler.closing = sampler.steered = True  # a loop, cut off
-                        tm.looped = True
+                    if len(written) % 8 == 0 and looping(written):
+                        if sampler is None:
+                            tm.looped = True
+                            finish = "length"
+                            break
+                        if not sampler.closing:
+                            sampler.closing = sampler.steered = True  # a loop, cut off
+                            tm.looped = True
                 if stopped:
                     finish = "stop"
                     break
