@@ -45,7 +45,9 @@ def test_no_budget_tries_nothing_and_keeps_the_defaults():
 
 def test_the_command_prints_the_table_and_saves_the_profile(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("REDLINE_CONFIG", str(tmp_path / "config.toml"))
-    result = CliRunner().invoke(app, ["tune", "-m", "smollm2-135m", "--budget", "0"])
+    result = CliRunner().invoke(
+        app, ["tune", "-m", "smollm2-135m", "--budget", "0"], env={"COLUMNS": "200"}
+    )
     assert result.exit_code == 0, result.output
     assert "redline tune smollm2-135m" in result.output and "untried" in result.output
     assert "the defaults are best here" in result.output

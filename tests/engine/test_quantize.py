@@ -53,7 +53,9 @@ def test_bad_requests_are_refused_before_any_work(tmp_path: Path):
 def test_the_command_writes_the_file_and_prints_the_comparison(tmp_path: Path):
     out = tmp_path / "smol-q4_0.gguf"
     result = CliRunner().invoke(
-        app, ["models", "quantize", "smollm2-135m", "--type", "q4_0", "-o", str(out)]
+        app,
+        ["models", "quantize", "smollm2-135m", "--type", "q4_0", "-o", str(out)],
+        env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
     assert out.is_file() and "wrote" in result.output
