@@ -55,6 +55,10 @@ def test_correct_solution_passes_on_try_1():
     assert result.error is None, result.tries
     assert result.passed_1 and result.passed_2 and result.well_formed
     assert len(result.tries) == 1 and result.tries[0]["turns"] == 2
+    # each turn's TTFT goes into the summary's median (the scripted model reports timings)
+    assert len(result.tries[0]["ttfts"]) == 2
+    summary = harness.summarize([result], [])
+    assert summary["median_ttft_s"] is not None and summary["median_ttft_s"] >= 0
 
 
 def test_wrong_solution_fails_both_tries_and_try_2_sees_the_test_output():

@@ -12,9 +12,10 @@ throws fails that case only. The columns match aider's leaderboard:
 from __future__ import annotations
 
 import shutil
+import statistics
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,6 +37,10 @@ class TryStats:
     truncated_replies: int = 0
     """Replies cut off by the token limit (aider: "hit a token limit")."""
     status: str = ""
+    ttfts: list[float] = field(default_factory=list)
+    """Each turn's time to first token (agents that report it)."""
+    decode_rates: list[float] = field(default_factory=list)
+    """Each turn's decode tok/s as the engine measured it (agents that report it)."""
 
 
 @dataclass
@@ -195,6 +200,16 @@ def summarize(results: list[CaseResult], skipped: list[str]) -> dict[str, Any]:
         if drafted
         else None,
         "cases_with_truncated_replies": sum(r.truncated_replies > 0 for r in results),
+        "median_ttft_s": _median(t for r in results for tr in r.tries for t in tr.get("ttfts", [])),
+        "median_decode_tok_s": _median(
+            x for r in results for tr in r.tries for x in tr.get("decode_rates", [])
+        ),
         "timeouts": sum(r.timed_out for r in results),
         "errors": sum(r.error is not None for r in results),
     }
+
+
+def _median(values: Iterable[float]) -> float | None:
+    """The median of the turns' figures (None when the agent reported none)."""
+    ordered = sorted(values)
+    return round(statistics.median(ordered), 3) if ordered else None

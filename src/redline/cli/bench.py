@@ -201,6 +201,8 @@ def agent_command(
             "seconds_per_case",
             "tokens (in/out)",
             "spec. acceptance",
+            "TTFT s",
+            "decode tok/s",
             "cases",
         ]
         rows = [
@@ -212,6 +214,8 @@ def agent_command(
                 a["seconds_per_case"],
                 f"{a['prompt_tokens']}/{a['completion_tokens']}",
                 a["speculative_acceptance"],
+                a.get("median_ttft_s"),
+                a.get("median_decode_tok_s"),
                 a["cases"],
             )
             for name, a in result["agents"].items()
