@@ -255,7 +255,7 @@ def tune(
                 f"{t.turn_s:.2f}" if measured and t.turn_s else "",
                 t.status,
             )
-        Console().print(table)
+        Console(width=max(Console().width, 100)).print(table)
         typer.echo(
             "turn s: a typical agent turn, 1,500 uncached prompt tokens + 300 decoded; "
             "draft rows: decode tok/s copying a file with it as the prediction."
