@@ -228,7 +228,9 @@ class Engine:
         scanner = StopScanner(list(req.stop))
         # A greedy reply in an exact loop would repeat it to the token limit (the same
         # context picks the same next token): a grammar-constrained one closes its JSON
-        # early (see sampling), a plain one stops at once ("length", looped).
+        # early (see sampling), a plain one stops at once ("length", looped). The test is
+        # strict (64+ tokens, 4+ exact repeats, see sampling.looping); code that writes a
+        # long literal of one value (`[0, 0, 0, ...` past ~36 items) would trip it.
         written: list[int] | None = [] if sampler is None or sampler.grammar else None
         margin = min(CLOSE_MARGIN, max_tokens // 4)
         pending = [self._pick(sampler, max_tokens, margin)]
