@@ -195,7 +195,7 @@ def quantize(
             f"{m.perplexity:.3f}",
             f"{agree:.1%}",
         )
-    Console().print(table)
+    Console(width=max(Console().width, 100)).print(table)
 
 
 def tune(
