@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from redline.bench.examples import EXAMPLE_FAILS
 from redline.engine.types import GenerationRequest
 from redline.providers.base import ChatRequest, ErrorEvent, Provider, TextDelta, Usage
 
@@ -195,12 +196,6 @@ class ChatModel:
         self._retries[prompt] = n
         ask = CHAT_ASK.format(prompt=prompt)
         if previous.errors and n % 2:
-            ask += CHAT_HINT.format(finding=_finding(previous.errors[0]))
+            ask += CHAT_HINT.format(finding=previous.errors[0].removeprefix(EXAMPLE_FAILS))
         temperature = max(self.temperature, self.retry_temperature)
         return self._ask(ask, prompt, entry_point, n + 1000 * (seed or 0), temperature)
-
-
-def _finding(error: str) -> str:
-    """A finding without the checker's label (\"the docstring's example fails: \")."""
-    head, sep, rest = error.partition(": ")
-    return rest if sep and "example" in head else error

@@ -24,6 +24,10 @@ _ARROW = re.compile(
 )
 
 
+EXAMPLE_FAILS = "the docstring's example fails: "
+"""How a failing example is reported (the retry's hint strips it)."""
+
+
 @dataclass(frozen=True)
 class Example:
     call: str

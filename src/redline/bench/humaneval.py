@@ -26,7 +26,7 @@ from typing import Any
 
 from redline.agent.verify import check_source
 from redline.bench.codegen import Attempt, ChatModel, CodeModel, CompletionModel
-from redline.bench.examples import Example, docstring_examples, first_failure
+from redline.bench.examples import EXAMPLE_FAILS, Example, docstring_examples, first_failure
 from redline.bench.results import envelope, spread
 from redline.bench.sandbox import Limits, RunOutcome, run_python_file
 
@@ -48,9 +48,6 @@ def static_errors(program: str, workdir: Path) -> list[str]:
     """The checker's *errors* (not warnings) in a program, as one line each."""
     problems = check_source(program, filename="solution.py", root=workdir)
     return [f"line {p.line}: {p.message}" for p in problems if p.severity == "error"]
-
-
-EXAMPLE_FAILS = "the docstring's example fails: "
 
 
 def _rank(errors: list[str]) -> int:

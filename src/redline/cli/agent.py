@@ -7,6 +7,7 @@ commands so ``redline --help`` stays instant.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, NoReturn
 
 import typer
 
@@ -77,9 +78,7 @@ def exec_command(
             config=config,
             files=files,
         )
-        if outcome.exit_code != 0 and not json_mode:
-            typer.secho(f"redline: {outcome.status}: {outcome.summary}", err=True, fg="red")
-        raise typer.Exit(outcome.exit_code)
+        _exit_with(outcome, json_mode)
     assert task is not None
     result = run_exec(
         task,
@@ -90,6 +89,11 @@ def exec_command(
         config=config,
         files=files,
     )
+    _exit_with(result, json_mode)
+
+
+def _exit_with(result: Any, json_mode: bool) -> NoReturn:
+    """End the command with the run's exit code, saying why on a failure (unless JSON)."""
     if result.exit_code != 0 and not json_mode:
         typer.secho(f"redline: {result.status}: {result.summary}", err=True, fg="red")
     raise typer.Exit(result.exit_code)
