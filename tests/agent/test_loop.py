@@ -41,6 +41,9 @@ def test_scripted_fix_of_the_sample_project(sample: Path, native: bool) -> None:
     else:
         assert provider.requests[0].tools is None
         assert provider.requests[0].response_format["type"] == "json_schema"
+    # The file read in turn 2 is what turn 3's edit call quotes: the draft source.
+    assert provider.requests[0].quotes is None
+    assert "def order_total" in (provider.requests[2].quotes or "")
     assert agent.checkpoints.undo(1) == [("inventory/pricing.py", "restored")]
     assert snapshot_tree(sample) == before
 
@@ -129,7 +132,7 @@ def test_write_sends_old_file_as_prediction(sample: Path) -> None:
     events: list[dict[str, Any]] = []
     agent, provider = make_agent(sample, replies, events=events)
     assert agent.run("improve the docstring").status == "finished"
-    assert provider.requests[1].prediction == old
+    assert provider.requests[1].prediction == f"```python\n{old}```\n"
     assert (sample / "inventory/stock.py").read_text() == new
     first = next(e for e in events if e["type"] == "turn_end")
     assert first["timings"]["drafted_tokens"] > 0 and first["timings"]["accepted_tokens"] > 0

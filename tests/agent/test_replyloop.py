@@ -159,3 +159,19 @@ def test_a_diff_reply_and_a_question_run_to_their_end(sample: Path):
     from redline.agent.formats import DiffFormat
 
     assert DiffFormat().stops({"a.py": "x = 1\n"}) == []
+
+
+def test_edit_blocks_draft_from_the_files_in_play(sample: Path):
+    """A diff reply quotes the file in pieces: it goes along as ``quotes``, not as a
+    predicted reply (a remote API bills the prediction's rejected tokens)."""
+    block = (
+        "inventory/pricing.py\n```python\n<<<<<<< SEARCH\n"
+        "(1 - discount_percent)\n=======\n(1 - discount_percent / 100)\n"
+        ">>>>>>> REPLACE\n```\n"
+    )
+    agent, provider = make_agent(sample, [block], edit_format="diff")
+    result = agent.run("make the failing test pass")
+    assert result.status == "finished" and result.verified
+    request = provider.requests[0]
+    assert request.prediction is None
+    assert request.quotes is not None and "(1 - discount_percent)" in request.quotes

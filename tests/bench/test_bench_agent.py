@@ -61,10 +61,14 @@ def test_correct_solution_passes_on_try_1():
     assert summary["median_ttft_s"] is not None and summary["median_ttft_s"] >= 0
 
 
-def test_wrong_solution_fails_both_tries_and_try_2_sees_the_test_output():
+def test_wrong_solution_fails_both_tries_and_try_2_sees_the_test_output(tmp_path):
     replies = [write("pig_latin.py", PIG_LATIN_WRONG), DONE, DONE]
     runner = redline(replies)
-    result = harness.run_case(runner, exercise("pig-latin"))
+    result = harness.run_case(runner, exercise("pig-latin"), transcripts=tmp_path)
+    # the transcript holds the conversation and each try's test result, to read later
+    log = (tmp_path / "pig-latin.redline.md").read_text()
+    assert "#### assistant" in log and "return text + 'ay'" in log
+    assert "## Try 1:" in log and "## Try 2:" in log and "AssertionError" in log
     assert not result.passed_1 and not result.passed_2
     assert len(result.tries) == 2
     assert result.error is None

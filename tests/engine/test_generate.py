@@ -105,3 +105,18 @@ def test_prompt_lookup_is_opt_in(gemma_engine: Engine) -> None:
         GenerationRequest(prompt=prompt, max_tokens=24, speculative=True)
     )
     assert spec.drafted_tokens > 0 and spec.verify_batches > 0
+
+
+def test_quotes_draft_from_the_quoted_text_only(gemma_engine: Engine) -> None:
+    """``quotes``: drafts come from that text (the files in play), not from the prompt."""
+    listing = "a = [1, 2, 3, 4, 5, 6, 7, 8]\n"
+    prompt = f"{listing}b = [1, 2, 3, 4, 5, 6, 7, 8]\nc = ["
+    _, elsewhere, _ = gemma_engine.complete(
+        GenerationRequest(prompt=prompt, max_tokens=24, quotes="x = 'nothing alike'\n")
+    )
+    _, quoted, _ = gemma_engine.complete(
+        GenerationRequest(prompt=prompt, max_tokens=24, quotes=listing)
+    )
+    assert quoted.accepted_tokens > 0 and quoted.verify_batches > 0
+    # Unrelated quotes draft only from the output itself, once it repeats.
+    assert quoted.accepted_tokens > elsewhere.accepted_tokens

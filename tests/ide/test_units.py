@@ -112,7 +112,8 @@ def test_rewrite_selection_with_scripted_provider():
     assert text == '    def m(self):\n        """Return one."""\n        return 1\n'
     assert finish == "stop"
     request = provider.requests[0]
-    assert request.prediction == "def m(self):\n    return 1\n"  # the old text, dedented
+    # the old text, dedented, in the fence the reply is asked for
+    assert request.prediction == "```python\ndef m(self):\n    return 1\n```\n"
     assert "Add a docstring" in request.messages[-1]["content"]
 
 

@@ -153,6 +153,22 @@ def unified_diff(old: str, new: str, path: str) -> str:
     )
 
 
+def fence_lang(path: str) -> str:
+    return {"py": "python", "js": "javascript", "ts": "typescript", "md": "markdown"}.get(
+        path.rsplit(".", 1)[-1] if "." in path else "", ""
+    )
+
+
+def fenced(path: str, text: str) -> str:
+    """``text`` in a Markdown fence labelled for ``path``'s language."""
+    return f"```{fence_lang(path)}\n{text.rstrip(chr(10))}\n```\n"
+
+
+def show_file(path: str, text: str) -> str:
+    """A file as a model is shown it (and as a whole-file reply lists it)."""
+    return f"{path}\n{fenced(path, text)}"
+
+
 _FENCE = re.compile(r"^\s*```[\w.+-]*\n(.*?)\n?```\s*$", re.DOTALL)
 
 
@@ -197,11 +213,22 @@ def rewrite_messages(
     instruction: str, text: str, *, path: str = "", history: list[dict[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
     """The chat messages of a whole-file rewrite request: ``history`` (or the rewrite
-    system prompt), then the instruction with the old text."""
-    prompt = render("rewrite.md", instruction=instruction, path=path or "the text", old=text)
+    system prompt), then the old text as a fenced listing and the instruction after it.
+
+    The order is measured (``redline bench edit``): with the instruction after the
+    listing and the reply asked for in a fence, Qwen2.5-Coder-1.5B carried out 6 of
+    8 edits (5 with the instruction first) and the 0.5B kept 91–98 % of a file's
+    lines where it had rewritten whole functions."""
+    name = path or "the text"
+    prompt = render("rewrite.md", instruction=instruction, path=name, listing=show_file(name, text))
     messages = [*(history or [{"role": "system", "content": render("rewrite_system.md")}])]
     messages.append({"role": "user", "content": prompt})
     return messages
+
+
+def rewrite_prediction(text: str, path: str = "") -> str | None:
+    """The likeliest reply to a rewrite request: the old text in its fence."""
+    return fenced(path, text) if text else None
 
 
 def rewrite(
@@ -221,7 +248,10 @@ def rewrite(
     """
     messages = rewrite_messages(instruction, text, path=path, history=history)
     request = ChatRequest(
-        messages=messages, max_tokens=max_tokens, prediction=text or None, temperature=0.0
+        messages=messages,
+        max_tokens=max_tokens,
+        prediction=rewrite_prediction(text, path),
+        temperature=0.0,
     )
     parts: list[str] = []
     timings: TimingsEvent | None = None

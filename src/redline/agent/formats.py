@@ -20,7 +20,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Protocol
 
-from redline.agent.edits import Block, apply_blocks
+from redline.agent.edits import Block, apply_blocks, show_file
 from redline.agent.templates import render
 from redline.errors import EditError
 
@@ -56,16 +56,6 @@ class EditFormat(Protocol):
         """Stop sequences that end a reply once it holds every edit it can make (the
         prose after it costs ~25 ms a token on a small CPU model and is never used)."""
         ...
-
-
-def fence_lang(path: str) -> str:
-    return {"py": "python", "js": "javascript", "ts": "typescript", "md": "markdown"}.get(
-        path.rsplit(".", 1)[-1] if "." in path else "", ""
-    )
-
-
-def show_file(path: str, text: str) -> str:
-    return f"{path}\n```{fence_lang(path)}\n{text.rstrip(chr(10))}\n```\n"
 
 
 _FENCE_LINE = re.compile(r"^[ \t]*```", re.MULTILINE)

@@ -55,7 +55,12 @@ def build_request(
     """The turn's request, offering ``tools`` (all when None)."""
     # Restartable: a reply whose provider dies part-way is thrown away whole and
     # asked again elsewhere (see stream_reply); nothing is ever spliced.
-    request = ChatRequest(messages=list(messages), max_tokens=max_tokens, restartable=True)
+    request = ChatRequest(
+        messages=list(messages),
+        max_tokens=max_tokens,
+        restartable=True,
+        quotes=quotes_of(messages),
+    )
     if native:
         request.tools = openai_tools(tools)
         # One call per turn: each result is seen before the next step (Codex does
@@ -68,6 +73,28 @@ def build_request(
     else:
         request.response_format = text_schema(tools)
     return request
+
+
+QUOTES_CHARS = 48_000
+"""The most recent tool results kept as the draft source (~12k tokens to index)."""
+
+
+def quotes_of(messages: list[dict[str, Any]]) -> str | None:
+    """What a tool call will quote: the tool results so far (files read, search hits).
+
+    An ``edit`` call's ``search`` text and most of a ``write`` are copies of them.
+    Native calls get results as ``tool`` messages; the text protocol as user
+    messages after the task (the first one)."""
+    users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
+    first = users[0] if users else len(messages)
+    parts = [
+        m["content"]
+        for i, m in enumerate(messages)
+        if (m.get("role") == "tool" or (m.get("role") == "user" and i > first))
+        and isinstance(m.get("content"), str)
+    ]
+    text = "\n".join(parts)
+    return text[-QUOTES_CHARS:] or None
 
 
 def stream_reply(

@@ -165,11 +165,14 @@ class ReplyLoop:
         agent = self.agent
         budget = rewrite_budget("".join(files.values()), agent.config.max_tokens)
         stops = [] if question else self.fmt.stops(files)
+        prediction = None if question else self.fmt.prediction(files)
         request = ChatRequest(
             messages=list(agent.messages),
             max_tokens=budget,
             temperature=0.0,
-            prediction=None if question else self.fmt.prediction(files),
+            prediction=prediction,
+            # Edit blocks quote the files: an engine that drafts takes them from there.
+            quotes=None if question or prediction else "".join(files.values()) or None,
             stop=stops,
         )
         got = stream_reply(

@@ -20,6 +20,7 @@ from redline.bench.harness import AgentRunner, CaseResult, Probe, run_case, summ
 from redline.bench.polyglot import Exercise, default_root, list_exercises
 from redline.bench.redline_runner import RedlineRunner, bench_config
 from redline.bench.results import envelope
+from redline.errors import ConfigError
 
 Tick = Callable[[str], None]
 
@@ -33,6 +34,7 @@ def _run_all(
     run_limit_s: float,
     tick: Tick | None,
     probe: Probe | None = None,
+    transcripts: Path | None = None,
 ) -> dict[str, tuple[list[CaseResult], list[str]]]:
     out: dict[str, tuple[list[CaseResult], list[str]]] = {r.name: ([], []) for r in runners}
     stop_at = time.monotonic() + run_limit_s
@@ -45,7 +47,14 @@ def _run_all(
                 continue
             case_s = min(case_timeout_s, remaining)
             results.append(
-                run_case(runner, exercise, tries=tries, case_timeout_s=case_s, probe=probe)
+                run_case(
+                    runner,
+                    exercise,
+                    tries=tries,
+                    case_timeout_s=case_s,
+                    probe=probe,
+                    transcripts=transcripts,
+                )
             )
             if tick:
                 tick(f"{runner.name}: {exercise.name}")
@@ -71,27 +80,48 @@ def run_agent_bench(
     run_limit_s: float = 14400.0,
     data: Path | None = None,
     max_steps: int = 10,
+    speculation: bool = True,
+    transcripts: Path | None = None,
     tick: Tick | None = None,
 ) -> dict[str, Any]:
-    """Run the cases; the returned dict is what ``--json`` prints and the plot reads."""
+    """Run the cases; the returned dict is what ``--json`` prints and the plot reads.
+
+    ``speculation=False`` measures the same agent on the one-token decoder: no
+    ``prediction`` or ``quotes`` drafts, and a server without prompt lookup."""
     chosen = list_exercises(data or default_root(), exercises)
     config = bench_config(max_steps=max_steps)
     settings: dict[str, Any] = {
         "tries": tries,
         "case_timeout_s": case_timeout_s,
         "run_limit_s": run_limit_s,
+        "speculation": speculation,
         "redline_agent": {k: v for k, v in vars(config).items() if k != "test_command"},
     }
     started = time.perf_counter()
     if vs_aider:
         outcome, endpoint = _vs_aider(
-            model, chosen, config, tries, case_timeout_s, run_limit_s, tick
+            model,
+            chosen,
+            config,
+            tries,
+            case_timeout_s,
+            run_limit_s,
+            tick,
+            speculation,
+            transcripts,
         )
     else:
         from redline.agent.model_select import select_provider
         from redline.config import load_settings
 
         chosen_provider = select_provider(load_settings(), model=model, provider=provider)
+        if hasattr(chosen_provider, "speculation"):
+            chosen_provider.speculation = speculation
+        elif not speculation:
+            raise ConfigError(
+                f"--no-speculation needs the in-process engine; {chosen_provider.name} "
+                "drafts (or not) on its own server"
+            )
         runner = RedlineRunner(chosen_provider, config=config)
         outcome = _run_all(
             [runner],
@@ -100,6 +130,7 @@ def run_agent_bench(
             case_timeout_s=case_timeout_s,
             run_limit_s=run_limit_s,
             tick=tick,
+            transcripts=transcripts,
         )
         endpoint = f"provider {chosen_provider.name} (in-process)" if provider is None else provider
     agents, cases = _report(outcome)
@@ -117,6 +148,7 @@ def run_agent_bench(
         wall_s=round(time.perf_counter() - started, 1),
         agents=agents,
         seconds_ratio_redline_over_aider=ratio,
+        transcripts=str(transcripts) if transcripts is not None else None,
         cases=cases,
     )
 
@@ -129,6 +161,8 @@ def _vs_aider(
     case_timeout_s: float,
     run_limit_s: float,
     tick: Tick | None,
+    speculation: bool = True,
+    transcripts: Path | None = None,
 ) -> tuple[dict[str, tuple[list[CaseResult], list[str]]], str]:
     """Both agents against one ``redline serve``: the only fair comparison."""
     from redline.bench.aider_runner import AiderRunner, find_aider
@@ -138,9 +172,14 @@ def _vs_aider(
     aider_bin = find_aider()  # fail before starting anything
     # Prompt lookup on: aider's whole-file replies copy the stub, and drafting from
     # the prompt speeds them up (redline's grammar-constrained calls cannot use it).
-    with ServeProcess(model, args=("--prompt-lookup",)) as srv:
+    with ServeProcess(model, args=("--prompt-lookup",) if speculation else ()) as srv:
         remote = OpenAICompatProvider(
-            "redline-serve", srv.base_url, model, "bench", read_timeout=case_timeout_s
+            "redline-serve",
+            srv.base_url,
+            model,
+            "bench",
+            read_timeout=case_timeout_s,
+            send_prediction=speculation,
         )
         aider = AiderRunner(srv.base_url, model, aider=aider_bin)
         try:
@@ -152,6 +191,7 @@ def _vs_aider(
                 run_limit_s=run_limit_s,
                 tick=tick,
                 probe=lambda: server_counters(srv.root_url),
+                transcripts=transcripts,
             )
         finally:
             aider.close()

@@ -145,6 +145,11 @@ class AiderRunner:
             status=status,
         )
 
+    def transcript(self) -> str:
+        """aider's own chat log of the case (``.aider.chat.history.md`` in its folder)."""
+        log = self.ws / ".aider.chat.history.md" if self.ws is not None else None
+        return log.read_text(errors="replace") if log is not None and log.is_file() else ""
+
     def end(self) -> None:
         self.ws = None
 

@@ -95,6 +95,15 @@ class AgentRunner(Protocol):
     def end(self) -> None: ...
 
 
+def _transcript(runner: AgentRunner) -> str:
+    """The case's conversation as the agent keeps it ("" for an agent that keeps none)."""
+    get = getattr(runner, "transcript", None)
+    try:
+        return get() if get is not None else ""
+    except OSError:
+        return ""
+
+
 def run_case(
     runner: AgentRunner,
     exercise: Exercise,
@@ -104,13 +113,17 @@ def run_case(
     test_timeout_s: float = 60.0,
     workdir: Path | None = None,
     probe: Probe | None = None,
+    transcripts: Path | None = None,
 ) -> CaseResult:
     """Both tries of one case; never raises (an agent crash fails the case).
 
     ``probe`` reads the shared endpoint's token counters, so that every agent's
     completion tokens and speculative acceptance are metered by the same server.
+    ``transcripts``: a folder that gets ``<exercise>.<agent>.md``, the conversation
+    and each try's test result, to read why a case was lost or slow.
     """
     result = CaseResult(exercise.name, runner.name)
+    tests: list[str] = []
     started = time.monotonic()
     deadline = started + case_timeout_s
     ws = prepare(exercise, workdir)
@@ -128,6 +141,11 @@ def run_case(
                 for key in ("completion_tokens", "drafted_tokens", "accepted_tokens"):
                     setattr(stats, key, int(after[key] - before[key]))
             outcome = run_tests(exercise, ws, test_timeout_s)
+            tests.append(
+                f"## Try {try_no}: {spent:.1f} s, {stats.status or 'finished'}; tests "
+                f"{'pass' if outcome.passed else 'fail'} ({outcome.reason})\n\n"
+                f"```\n{outcome.output[-3000:]}\n```\n"
+            )
             result.test_s += outcome.duration_s
             result.add(stats, spent, outcome.passed, outcome.reason)
             if outcome.passed:
@@ -144,6 +162,10 @@ def run_case(
         result.tries.append({"traceback": traceback.format_exc()[-2000:]})
     finally:
         try:
+            if transcripts is not None:
+                transcripts.mkdir(parents=True, exist_ok=True)
+                body = _transcript(runner) + "\n\n# Tests\n\n" + "\n".join(tests)
+                (transcripts / f"{exercise.name}.{runner.name}.md").write_text(body)
             runner.end()
         finally:
             shutil.rmtree(ws, ignore_errors=True)

@@ -105,6 +105,14 @@ class RedlineRunner:
             stats.well_formed = False
         return stats
 
+    def transcript(self) -> str:
+        """The conversation the model saw and wrote, one heading per message."""
+        if self.agent is None:
+            return ""
+        return "\n\n".join(
+            f"#### {m.get('role')}\n\n{m.get('content') or ''}" for m in self.agent.messages
+        )
+
     def end(self) -> None:
         self.agent = None
         if self._ckpt is not None:

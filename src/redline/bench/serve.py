@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 from websockets.sync.client import connect
 
-from redline.agent.edits import rewrite_messages
+from redline.agent.edits import rewrite_messages, rewrite_prediction
 from redline.bench.serve_client import (
     Turn,
     inproc_turn,
@@ -179,7 +179,8 @@ def _edit(engine, http, red, llc, model, reps, quick) -> dict[str, Any]:
     messages = rewrite_messages(instruction, source, path="shop.py")
     body = {**_chat("", max_tokens, model), "messages": messages}
     reply = sse_turn(http, red.base, body).text  # greedy: the same reply every time
-    predicted = {**body, "prediction": {"type": "content", "content": source}}
+    old = rewrite_prediction(source, "shop.py")  # what the agent sends: the old file, fenced
+    predicted = {**body, "prediction": {"type": "content", "content": old}}
     exact = {**body, "prediction": {"type": "content", "content": reply}}
     runs: dict[str, list[Turn]] = {
         "redline_prediction": [],

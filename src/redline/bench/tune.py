@@ -5,7 +5,8 @@ layers where the build can offload, then the speculative draft length), each
 candidate loaded as a real :class:`redline.engine.engine.Engine` with that
 profile and timed on the same fixed workload: a code prompt read cold (no KV
 prefix reuse) and a short greedy continuation; the draft length on a chat turn
-that copies a file with the file as its prediction (an agent's whole-file edit).
+that rewrites a whole file with the old file as its prediction (the agent's
+whole-file edit).
 The score is the time of a typical agent turn on this model: 1,500 uncached prompt
 tokens plus 300 decoded, so prompt speed and decode speed weigh as they do in
 use. A candidate replaces the current choice only when it is more than
@@ -24,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from redline.agent.edits import rewrite_messages, rewrite_prediction
 from redline.engine.engine import Engine
 from redline.engine.offload import gpu_devices
 from redline.engine.profile import DEFAULT, EngineProfile
@@ -57,10 +59,13 @@ def _turn_seconds(prompt_tok_s: float, decode_tok_s: float) -> float:
 class Workload:
     """The fixed measurements, run against one loaded engine."""
 
-    def __init__(self, code: str, prompt_tokens: int = 384, decode_tokens: int = 48) -> None:
+    def __init__(
+        self, code: str, prompt_tokens: int = 384, decode_tokens: int = 48, copy_tokens: int = 700
+    ) -> None:
         self.code = code
         self.prompt_tokens = prompt_tokens
         self.decode_tokens = decode_tokens
+        self.copy_tokens = copy_tokens
         self._runs = 0
 
     def plain(self, engine: Engine) -> tuple[float, float, float]:
@@ -78,18 +83,19 @@ class Workload:
         return tm.prompt_tok_s, tm.decode_tok_s, tm.ttft_s * 1000
 
     def copy(self, engine: Engine) -> float:
-        """Decode tok/s of a chat turn copying the sample with it as the prediction."""
+        """Decode tok/s of the agent's whole-file rewrite of the sample (a one-line
+        change), the old file as the prediction: long runs of accepted drafts, as in
+        use, so a longer draft limit can show what it buys (a short copy cannot)."""
         self._runs += 1
-        snippet = engine.detokenize(engine.tokenize(self.code)[:200])
-        messages = [
-            {
-                "role": "user",
-                "content": f"(run {self._runs}) Repeat this code exactly:\n```python\n{snippet}```",
-            }
-        ]
-        predicted = f"```python\n{snippet}```"
+        code = engine.detokenize(engine.tokenize(self.code)[: self.copy_tokens])
+        messages = rewrite_messages(
+            f"add the comment '# run {self._runs}' as the first line", code, path="sample.py"
+        )
         req = GenerationRequest(
-            messages=messages, max_tokens=260, temperature=0.0, prediction=predicted
+            messages=messages,
+            max_tokens=self.copy_tokens + 64,
+            temperature=0.0,
+            prediction=rewrite_prediction(code, "sample.py"),
         )
         tm = None
         for chunk in engine.generate(req):

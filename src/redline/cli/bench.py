@@ -166,14 +166,20 @@ def agent_command(
         14400.0, "--run-limit", help="Seconds for the whole run (all 34 exercises fit)."
     ),
     max_steps: int = typer.Option(10, "--max-steps", help="redline agent turns per try."),
+    speculation: bool = typer.Option(
+        True,
+        "--speculation/--no-speculation",
+        help="Drafts (prediction, quotes, prompt lookup) on, or the one-token decoder only.",
+    ),
     data: Path | None = typer.Option(None, "--data", help="polyglot-python folder."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """redline's agent on polyglot-python exercises (aider's protocol), optionally vs aider."""
     from redline.bench import plots
     from redline.bench.agent_bench import run_agent_bench
-    from redline.bench.results import print_table, save
+    from redline.bench.results import print_table, results_dir, save
 
+    name = f"agent-{model.replace('/', '_')}" + ("" if speculation else "-nospec")
     count = int(exercises) if exercises.isdigit() else len(exercises.split(","))
     with _progress(count * (2 if vs_aider else 1), "agent") as tick:
         result = run_agent_bench(
@@ -186,9 +192,11 @@ def agent_command(
             run_limit_s=run_limit,
             data=data,
             max_steps=max_steps,
+            speculation=speculation,
+            transcripts=results_dir() / "transcripts" / name,
             tick=tick,
         )
-    save(result, f"agent-{model.replace('/', '_')}")
+    save(result, name)
     png = plots.plot_agent(_results("agent-*.json"))
     result["plot"] = str(png)
 

@@ -347,6 +347,8 @@ class Engine:
     def _drafter(self, req: GenerationRequest, prompt: list[int]) -> Drafter | None:
         if req.prediction:
             return PredictionDrafter(self.tokenize(req.prediction))
+        if req.quotes:
+            return NgramDrafter(self.tokenize(req.quotes))
         if req.speculative:
             return NgramDrafter(prompt)
         return None

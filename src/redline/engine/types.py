@@ -39,6 +39,10 @@ class GenerationRequest:
     Off by default: where measured it did not pay (a measured gate pauses it
     when it loses), and on this CPU a verify batch is not bit-identical to one-token
     decoding, so it can change a greedy output (see the README)."""
+    quotes: str | None = None
+    """Text the output is likely to quote in pieces (the files an agent's reply edits):
+    greedy drafts come from n-grams of this text and the output, not of the whole
+    prompt. Unlike ``prediction`` it is not expected in order or in full."""
     grammar: str | None = None
     """A GBNF grammar that the output must match (plain decoding)."""
     add_generation_prompt: bool = True

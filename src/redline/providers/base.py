@@ -26,6 +26,9 @@ class ChatRequest:
     seed: int | None = None
     stop: list[str] = field(default_factory=list)
     prediction: str | None = None
+    quotes: str | None = None
+    """Text the reply will quote in pieces (the files in play); an engine that drafts
+    may draft from it. Not on the OpenAI wire: remote providers ignore it."""
     tools: list[dict[str, Any]] | None = None
     tool_choice: Any = None
     parallel_tool_calls: bool | None = None

@@ -50,11 +50,15 @@ class LocalProvider:
         name: str | None = None,
         n_ctx: int = DEFAULT_N_CTX,
         engine: Engine | None = None,
+        speculation: bool = True,
     ) -> None:
         self.model = model
         self.name = name or model
         self.n_ctx = n_ctx
         self._engine = engine
+        self.speculation = speculation
+        """False: no drafts at all (``prediction`` and ``quotes`` dropped), the
+        one-token decoder only; how the benchmarks measure what drafts buy."""
 
     def __repr__(self) -> str:
         return f"LocalProvider(name={self.name!r}, model={self.model!r})"
@@ -122,7 +126,8 @@ class LocalProvider:
             top_p=request.top_p,
             seed=request.seed,
             stop=list(request.stop),
-            prediction=request.prediction,
+            prediction=request.prediction if self.speculation else None,
+            quotes=request.quotes if self.speculation else None,
             grammar=grammar,
             cancel=cancel,
         )
