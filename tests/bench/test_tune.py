@@ -27,7 +27,10 @@ def test_a_short_search_measures_each_candidate_and_chooses_one_per_stage():
     for stage in ("threads", "max_draft"):
         rows = [t for t in trials if t.stage == stage]
         assert sum(t.status == "chosen" for t in rows) == 1, [(t.value, t.status) for t in rows]
-        assert all(t.decode_tok_s > 0 for t in rows if t.status in ("measured", "chosen"))
+        done = [t for t in rows if t.status in ("measured", "chosen")]
+        # every candidate is timed copying a file with drafts; threads also plain decoding
+        assert done and all(t.copy_tok_s > 0 for t in done)
+        assert all(t.decode_tok_s > 0 and t.turn_s > 0 for t in done if stage == "threads")
     threads = [t for t in trials if t.stage == "threads"]
     first, chosen = threads[0], next(t for t in threads if t.status == "chosen")
     # the current value is kept unless another beats it by more than the noise margin

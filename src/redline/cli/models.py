@@ -202,7 +202,7 @@ def tune(
     model: str | None = typer.Option(
         None, "--model", "-m", help="Model to tune (default: the configured local model)."
     ),
-    budget: float = typer.Option(240.0, "--budget", help="Seconds to spend measuring."),
+    budget: float = typer.Option(300.0, "--budget", help="Seconds to spend measuring."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Measure and show; write nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print the trials as JSON."),
 ) -> None:
@@ -242,7 +242,8 @@ def tune(
         typer.echo(json.dumps(out, indent=2))
     else:
         table = Table(title=f"redline tune {name} ({result['cpus']} CPUs, {result['seconds']} s)")
-        for col in ("setting", "value", "prompt tok/s", "decode tok/s", "TTFT ms", "turn s", ""):
+        cols = ("setting", "value", "prompt tok/s", "decode tok/s", "copy tok/s", "TTFT ms")
+        for col in (*cols, "turn s", ""):
             table.add_column(col, no_wrap=True)
         for t in result["trials"]:
             measured = t.status in ("measured", "chosen")
@@ -250,15 +251,16 @@ def tune(
                 t.stage,
                 t.value,
                 f"{t.prompt_tok_s:.0f}" if measured and t.prompt_tok_s else "",
-                f"{t.decode_tok_s:.1f}" if measured else "",
+                f"{t.decode_tok_s:.1f}" if measured and t.decode_tok_s else "",
+                f"{t.copy_tok_s:.1f}" if measured and t.copy_tok_s else "",
                 f"{t.ttft_ms:.0f}" if measured and t.ttft_ms else "",
                 f"{t.turn_s:.2f}" if measured and t.turn_s else "",
                 t.status,
             )
         Console(width=max(Console().width, 100)).print(table)
         typer.echo(
-            "turn s: a typical agent turn, 1,500 uncached prompt tokens + 300 decoded; "
-            "draft rows: decode tok/s copying a file with it as the prediction."
+            "turn s: a typical agent turn, 1,500 uncached prompt tokens, 150 decoded, 150 "
+            "copied; copy tok/s: a whole-file rewrite with the old file as the prediction."
         )
     profile = result["profile"]
     verdict = "the defaults are best here" if result["defaults"] else "tuned"
