@@ -7,6 +7,7 @@ from pathlib import Path
 from agent_helpers import SAMPLE, make_agent, snapshot_tree
 
 from redline.agent.checkpoints import Checkpoints
+from redline.agent.edits import repeating_lines
 
 FIXED = (
     (SAMPLE / "inventory" / "pricing.py")
@@ -175,3 +176,36 @@ def test_edit_blocks_draft_from_the_files_in_play(sample: Path):
     request = provider.requests[0]
     assert request.prediction is None
     assert request.quotes is not None and "(1 - discount_percent)" in request.quotes
+
+
+COUNTING = "".join(
+    f"        if pins % 10 == {n}:\n            return pins // 10 + {n}\n" for n in range(0, 200, 5)
+)
+
+
+def test_repeating_lines_sees_counting_and_growing_runs_not_code():
+    assert repeating_lines("def score(pins):\n" + COUNTING)
+    growing = "".join(
+        f"    # case {n}\n    if len(b) == {n}:\n        return "
+        + " + ".join(f"b[{i}]" for i in range(n))
+        + "\n\n"
+        for n in range(1, 12)
+    )
+    assert repeating_lines(growing)
+    assert not repeating_lines(FIXED)
+    assert not repeating_lines((SAMPLE / "tests" / "test_pricing.py").read_text())
+    # a line still being written does not count against the cycle
+    assert not repeating_lines("def score(pins):\n" + COUNTING[:300] + "        if pi")
+
+
+def test_a_reply_in_a_counting_run_is_stopped_and_ends_the_task(sample: Path):
+    before = snapshot_tree(sample)
+    runaway = listing(
+        "inventory/pricing.py", "def order_total(lines, discount_percent=0.0):\n" + COUNTING
+    )
+    events: list[dict] = []
+    agent, provider = make_agent(sample, [runaway], events=events, edit_format="whole")
+    result = agent.run("make the failing test pass")
+    assert result.status == "loop"
+    assert snapshot_tree(sample) == before  # nothing of the cut reply applied
+    assert any(e["type"] == "reply_cut" and e["looped"] for e in events)

@@ -209,6 +209,39 @@ def looping_text(text: str) -> bool:
     return ends_in_loop(text, max_period=LOOP_MAX_PERIOD, min_span=LOOP_MIN_CHARS)
 
 
+_DIGITS = re.compile(r"\d+")
+LINE_SHAPE_CHARS = 24
+CYCLE_MAX_LINES = 12
+CYCLE_MIN_LINES = 18
+
+
+def _shape(line: str) -> str:
+    """A line's start with numbers blanked: the lines of a counting run look alike."""
+    return _DIGITS.sub("#", line.strip())[:LINE_SHAPE_CHARS]
+
+
+def repeating_lines(text: str) -> bool:
+    """Whether ``text`` ends in a cycle of 1-12 lines repeated over 18+ lines, lines
+    compared by their first 24 characters with numbers blanked (blank lines skipped).
+
+    Small models fall into runs that no exact test sees: `if pins % 10 == 5:`,
+    `== 10:`, `== 15:`...; a `return a[0] + a[1]` that grows a term per line; nine
+    `replace` calls again and again (a 90-token period). Read in the 0.5B model's
+    polyglot transcripts, each ran its reply to the token limit (~20 s) and was
+    never used. Legitimate code rarely repeats one line shape 18 times; a long
+    literal table of numbers does (one line per number), and costs one turn."""
+    done = text[: text.rfind("\n") + 1]  # a line still being written is left out
+    lines = [_shape(x) for x in done.splitlines()[-4 * CYCLE_MIN_LINES :] if x.strip()]
+    n = len(lines)
+    for period in range(1, CYCLE_MAX_LINES + 1):
+        span = max(CYCLE_MIN_LINES, 3 * period)
+        if n < span + period:
+            break
+        if lines[n - span :] == lines[n - span - period : n - period]:
+            return True
+    return False
+
+
 def rewrite_messages(
     instruction: str, text: str, *, path: str = "", history: list[dict[str, Any]] | None = None
 ) -> list[dict[str, Any]]:

@@ -75,6 +75,8 @@ def build_request(
     return request
 
 
+LOOP_CHECK_CHARS = 128
+
 QUOTES_CHARS = 48_000
 """The most recent tool results kept as the draft source (~12k tokens to index)."""
 
@@ -104,15 +106,20 @@ def stream_reply(
     cancel: threading.Event,
     on_text: Callable[[str], None],
     on_retry: Callable[[dict[str, Any]], None] | None = None,
+    looping: Callable[[str], bool] | None = None,
 ) -> Streamed:
     """Drain one stream (always closing it), timing it into ``stats``.
 
     On a :class:`Restart` the reply so far is discarded (text and tool-call
     pieces) and ``on_retry`` hears what was abandoned, so a screen can mark the
     text already shown as void; the new provider's reply starts from nothing.
+    ``looping`` is asked about the text so far every ``LOOP_CHECK_CHARS``; when it
+    says yes the stream is closed there (finish ``length``, ``looped``): the rest
+    of the reply would only repeat itself, at the price of decoding it.
     """
     out = Streamed()
     text: list[str] = []
+    unchecked = 0
     start = time.perf_counter()
     stream = provider.stream(request, cancel)
     try:
@@ -121,6 +128,12 @@ def stream_reply(
                 stats.first_token()
                 text.append(event.text)
                 on_text(event.text)
+                unchecked += len(event.text)
+                if looping is not None and unchecked >= LOOP_CHECK_CHARS:
+                    unchecked = 0
+                    if looping("".join(text)):
+                        out.finish, out.looped = "length", True
+                        break
             elif isinstance(event, ToolCallDelta):
                 stats.first_token()
                 piece = out.pieces.setdefault(event.index, {"id": "", "name": "", "arguments": ""})

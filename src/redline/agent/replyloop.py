@@ -23,7 +23,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from redline.agent.checking import is_test_file, run_tests
-from redline.agent.edits import rewrite_budget
+from redline.agent.edits import repeating_lines, rewrite_budget
 from redline.agent.focus import (
     Focus,
     choose_files,
@@ -140,7 +140,7 @@ class ReplyLoop:
             stats = TurnStats(st.turns)
             agent.emit("turn_start", turn=st.turns)
             files = self._current()
-            reply, got = self._query(stats, files, question)
+            reply, got = self._query(stats, files, question, watch=not tests_ok)
             note, result = self._handle(st, stats, reply, got, files, tests_ok)
             agent.emit(
                 "turn_end",
@@ -161,7 +161,12 @@ class ReplyLoop:
                 )
             agent.add({"role": "user", "content": note + self._refresh()})
 
-    def _query(self, stats: TurnStats, files: dict[str, str], question: bool) -> tuple[str, Any]:
+    def _query(
+        self, stats: TurnStats, files: dict[str, str], question: bool, *, watch: bool = True
+    ) -> tuple[str, Any]:
+        """One reply. ``watch``: stop it where it falls into a run of same-shaped lines
+        (``repeating_lines``); off when the task writes tests, whose many alike test
+        functions are that shape for a reason."""
         agent = self.agent
         budget = rewrite_budget("".join(files.values()), agent.config.max_tokens)
         stops = [] if question else self.fmt.stops(files)
@@ -181,6 +186,7 @@ class ReplyLoop:
             stats,
             self.cancel,
             lambda text: agent.emit("text_delta", turn=stats.turn, text=text),
+            looping=repeating_lines if watch and not question else None,
         )
         if stops and got.finish == "stop" and got.error is None:
             got.text = restore_fence(got.text)
