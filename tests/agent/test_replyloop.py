@@ -204,8 +204,13 @@ def test_a_reply_in_a_counting_run_is_stopped_and_ends_the_task(sample: Path):
         "inventory/pricing.py", "def order_total(lines, discount_percent=0.0):\n" + COUNTING
     )
     events: list[dict] = []
-    agent, provider = make_agent(sample, [runaway], events=events, edit_format="whole")
+    agent, provider = make_agent(
+        sample, [{"text": runaway, "chunk": 16}], events=events, edit_format="whole"
+    )
     result = agent.run("make the failing test pass")
     assert result.status == "loop"
+    # the generation was stopped where the run became plain, not read to its end
+    cut = next(m["content"] for m in agent.messages if m["role"] == "assistant")
+    assert 200 < len(cut) < len(runaway) / 2
     assert snapshot_tree(sample) == before  # nothing of the cut reply applied
     assert any(e["type"] == "reply_cut" and e["looped"] for e in events)

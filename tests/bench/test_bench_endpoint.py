@@ -13,6 +13,7 @@ METRICS = """# HELP redline_completion_tokens_total Tokens generated
 # TYPE redline_completion_tokens_total counter
 redline_completion_tokens_total{model="a"} 120.0
 redline_completion_tokens_total{model="b"} 30.0
+redline_prompt_tokens_total{model="a"} 900.0
 redline_spec_drafted_tokens_total{model="a"} 50.0
 redline_spec_accepted_tokens_total{model="a"} 40.0
 redline_spec_accepted_tokens_created{model="a"} 1.7e9
@@ -42,7 +43,12 @@ def metrics_url():
 
 def test_server_counters_sum_over_models(metrics_url):
     counters = endpoint.server_counters(metrics_url)
-    assert counters == {"completion_tokens": 150.0, "drafted_tokens": 50.0, "accepted_tokens": 40.0}
+    assert counters == {
+        "prompt_tokens": 900.0,
+        "completion_tokens": 150.0,
+        "drafted_tokens": 50.0,
+        "accepted_tokens": 40.0,
+    }
 
 
 def test_server_counters_unreachable_is_zero():

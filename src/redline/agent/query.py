@@ -77,6 +77,27 @@ def build_request(
 
 LOOP_CHECK_CHARS = 128
 
+
+class LinkedEvent(threading.Event):
+    """Set on its own or when ``parent`` is: a reply's own stop beside the task's cancel."""
+
+    def __init__(self, parent: threading.Event) -> None:
+        super().__init__()
+        self.parent = parent
+
+    def is_set(self) -> bool:
+        return super().is_set() or self.parent.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.is_set():
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            super().wait(0.05 if left is None else min(0.05, left))
+        return True
+
+
 QUOTES_CHARS = 48_000
 """The most recent tool results kept as the draft source (~12k tokens to index)."""
 
@@ -121,7 +142,10 @@ def stream_reply(
     text: list[str] = []
     unchecked = 0
     start = time.perf_counter()
-    stream = provider.stream(request, cancel)
+    # The loop stop cancels the generation (not the task): the provider ends it and
+    # still reports what it cost (an in-process engine's timings and usage).
+    halt = LinkedEvent(cancel)
+    stream = provider.stream(request, halt)
     try:
         for event in stream:
             if isinstance(event, TextDelta):
@@ -129,11 +153,11 @@ def stream_reply(
                 text.append(event.text)
                 on_text(event.text)
                 unchecked += len(event.text)
-                if looping is not None and unchecked >= LOOP_CHECK_CHARS:
+                if looping is not None and unchecked >= LOOP_CHECK_CHARS and not out.looped:
                     unchecked = 0
                     if looping("".join(text)):
-                        out.finish, out.looped = "length", True
-                        break
+                        out.looped = True
+                        halt.set()
             elif isinstance(event, ToolCallDelta):
                 stats.first_token()
                 piece = out.pieces.setdefault(event.index, {"id": "", "name": "", "arguments": ""})
@@ -142,7 +166,8 @@ def stream_reply(
                 piece["arguments"] += event.arguments
             elif isinstance(event, TimingsEvent):
                 stats.add_timings(event, primary=True)
-                out.looped = bool((event.extra.get("engine") or {}).get("looped"))
+                engine_looped = bool((event.extra.get("engine") or {}).get("looped"))
+                out.looped = out.looped or engine_looped
             elif isinstance(event, Usage):
                 stats.add_usage(event)
             elif isinstance(event, Restart):
@@ -168,6 +193,8 @@ def stream_reply(
     finally:
         getattr(stream, "close", lambda: None)()
         stats.model_s += time.perf_counter() - start
+    if out.looped and not cancel.is_set():
+        out.finish, out.error = "length", None  # cut here on purpose, not failed
     out.text = "".join(text)
     return out
 

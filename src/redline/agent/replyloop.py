@@ -218,8 +218,9 @@ class ReplyLoop:
             st.cut_replies += 1
             agent.emit("reply_cut", turn=stats.turn, name="reply", looped=got.looped)
             if got.looped or st.cut_replies >= agent.config.max_cut_replies:
-                status = "loop" if got.looped else "token_limit"
-                return "", self.agent._stop(st, status, "the reply ran to the token limit")
+                if got.looped:
+                    return "", self.agent._stop(st, "loop", "the reply kept repeating itself")
+                return "", self.agent._stop(st, "token_limit", "the reply ran to the token limit")
             return render("cut_reply_edit.md"), None
         try:
             parsed = self.fmt.parse(reply, files)

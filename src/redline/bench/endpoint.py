@@ -42,6 +42,7 @@ def redline_command() -> list[str]:
 
 
 COUNTERS = {
+    "prompt_tokens": "redline_prompt_tokens_total",
     "completion_tokens": "redline_completion_tokens_total",
     "drafted_tokens": "redline_spec_drafted_tokens_total",
     "accepted_tokens": "redline_spec_accepted_tokens_total",

@@ -78,7 +78,7 @@ class CaseResult:
 
 
 Probe = Callable[[], dict[str, float]]
-"""Server-side token counters (completion, drafted, accepted), read around each try."""
+"""Server-side token counters (prompt, completion, drafted, accepted), read around each try."""
 
 
 class AgentRunner(Protocol):
@@ -138,7 +138,13 @@ def run_case(
             spent = time.monotonic() - t0
             if probe and before is not None:
                 after = probe()
-                for key in ("completion_tokens", "drafted_tokens", "accepted_tokens"):
+                # a reply an agent cut short is metered too (its client never saw usage)
+                for key in (
+                    "prompt_tokens",
+                    "completion_tokens",
+                    "drafted_tokens",
+                    "accepted_tokens",
+                ):
                     setattr(stats, key, int(after[key] - before[key]))
             outcome = run_tests(exercise, ws, test_timeout_s)
             tests.append(

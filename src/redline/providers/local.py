@@ -172,6 +172,9 @@ class LocalProvider:
             return
         finish = last.finish_reason
         if finish == "cancelled":
+            # What was decoded before the stop was paid for: say so (an agent that
+            # cut a looping reply still counts its tokens).
+            yield from self._summary(last.timings, request, started, first_at)
             yield Done("cancelled")
             return
         if tool_mode:
