@@ -260,7 +260,9 @@ def tune(
         Console(width=max(Console().width, 100)).print(table)
         typer.echo(
             "turn s: a typical agent turn, 1,500 uncached prompt tokens, 150 decoded, 150 "
-            "copied; copy tok/s: a whole-file rewrite with the old file as the prediction."
+            "copied; copy tok/s: a whole-file rewrite with the old file as the prediction. "
+            "A setting replaces the current one when its turn is 3 % faster; flash attention "
+            "and the KV type, which change the arithmetic (and so greedy replies), 10 %."
         )
     profile = result["profile"]
     verdict = "the defaults are best here" if result["defaults"] else "tuned"
