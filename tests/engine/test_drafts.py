@@ -88,3 +88,12 @@ def test_speed_gate_never_pauses_drafting_that_pays() -> None:
     for _ in range(50):
         gate.spec_step(4, 0.02)  # 200 tok/s vs 100
         assert gate.allow()
+
+
+def test_a_speed_gate_with_no_pause_always_drafts() -> None:
+    """``gate_pause = 0`` in a profile: no gate (drafting is never paused)."""
+    gate = SpeedGate(pause=0)
+    gate.plain_step(0.01)  # 100 tok/s plain
+    for _ in range(5):
+        gate.spec_step(1, 0.1)  # 10 tok/s drafting: losing
+        assert gate.allow()

@@ -18,7 +18,15 @@ from redline.engine.profile import (
 from redline.engine.types import GenerationRequest
 from redline.errors import ConfigError
 
-TUNED = EngineProfile(threads=1, n_batch=128, flash_attn=True, kv_type="q8_0", max_draft=16)
+TUNED = EngineProfile(
+    threads=1,
+    n_batch=128,
+    n_ubatch=64,
+    flash_attn=True,
+    kv_type="q8_0",
+    max_draft=16,
+    gate_pause=0,
+)
 
 
 def test_profiles_round_trip_and_keep_each_other(tmp_path: Path, monkeypatch):
@@ -39,6 +47,8 @@ def test_profiles_round_trip_and_keep_each_other(tmp_path: Path, monkeypatch):
         ('["m"]\nthreds = 2\n', "unknown keys: threds"),
         ('["m"]\nkv_type = "q4_0"\n', "kv_type must be one of"),
         ('["m"]\nkv_type = "q8_0"\n', "needs flash_attn = true"),
+        ('["m"]\nn_batch = 128\nn_ubatch = 256\n', "n_ubatch must be in 1..n_batch"),
+        ('["m"]\ngate_pause = -1\n', "gate_pause must be >= 0"),
         ('["m"\n', "cannot read"),
     ],
 )
@@ -54,6 +64,7 @@ def test_the_engine_loads_with_a_profile_and_still_generates(monkeypatch):
     try:
         assert engine.n_threads == 1 and engine.session.n_batch == 128
         assert engine.max_draft == 16 and engine.profile == TUNED
+        assert engine.llm.context_params.n_ubatch == 64
         req = GenerationRequest(prompt="def add(a, b):\n", max_tokens=8, temperature=0.0)
         text = "".join(c.text for c in engine.generate(req))
         assert text.strip()

@@ -1,7 +1,8 @@
 """``redline tune``: measure the engine settings that matter on this machine, keep the best.
 
-One setting at a time (threads, batch size, flash attention, KV cache type, GPU
-layers where the build can offload, then the speculative draft length), each
+One setting at a time (threads, batch and micro-batch size, flash attention, KV
+cache type, GPU layers where the build can offload, then the speculative draft
+length and the speed gate's pause), each
 candidate loaded as a real :class:`redline.engine.engine.Engine` with that
 profile and timed on the same fixed workload: a code prompt read cold (no KV
 prefix reuse) and a short greedy continuation, then the agent's whole-file
@@ -110,18 +111,25 @@ class Workload:
         assert tm is not None
         return tm.prompt_tok_s, tm.decode_tok_s, tm.ttft_s * 1000
 
-    def copy(self, engine: Engine) -> float:
+    def copy(self, engine: Engine, mixed: bool = False) -> float:
         """Decode tok/s of the agent's whole-file rewrite of the sample (a one-line
         change), the old file as the prediction: long runs of accepted drafts, as in
-        use, so a longer draft limit can show what it buys (a short copy cannot)."""
+        use, so a longer draft limit can show what it buys (a short copy cannot).
+        ``mixed``: a change that writes new text between the copied lines (a
+        docstring per function), where drafts fail often: the speed gate's case."""
         self._runs += 1
         code = engine.detokenize(engine.tokenize(self.code)[: self.copy_tokens])
+        task = (
+            "add a one-line docstring to every function that has none"
+            if mixed
+            else "add the comment '# run {n}' as the first line"
+        )
         messages = rewrite_messages(
-            f"add the comment '# run {self._runs}' as the first line", code, path="sample.py"
+            f"(run {self._runs}) {task.format(n=self._runs)}", code, path="sample.py"
         )
         req = GenerationRequest(
             messages=messages,
-            max_tokens=self.copy_tokens + 64,
+            max_tokens=self.copy_tokens * (2 if mixed else 1) + 64,
             temperature=0.0,
             prediction=rewrite_prediction(code, "sample.py"),
         )
@@ -139,6 +147,8 @@ def candidates(base: EngineProfile, stage: str, cpus: int, gpus: bool) -> list[s
         return [str(v) for v in sorted(values, reverse=True)]
     if stage == "n_batch":
         return ["512", "256", "1024"]
+    if stage == "n_ubatch":
+        return ["same", str(min(256, base.n_batch // 2)), str(min(128, base.n_batch // 4))]
     if stage == "flash_attn":
         return ["off", "on"]
     if stage == "kv_type":
@@ -147,6 +157,8 @@ def candidates(base: EngineProfile, stage: str, cpus: int, gpus: bool) -> list[s
         return ["auto", "0"] if gpus else []
     if stage == "max_draft":
         return ["64", "32", "16", "8"]
+    if stage == "gate_pause":
+        return ["8", "4", "16", "0"]
     raise ValueError(stage)
 
 
@@ -155,6 +167,8 @@ def apply(base: EngineProfile, stage: str, value: str) -> EngineProfile:
         return replace(base, threads=int(value))
     if stage == "n_batch":
         return replace(base, n_batch=int(value))
+    if stage == "n_ubatch":
+        return replace(base, n_ubatch=None if value == "same" else int(value))
     if stage == "flash_attn":
         return replace(base, flash_attn=value == "on")
     if stage == "kv_type":
@@ -163,10 +177,23 @@ def apply(base: EngineProfile, stage: str, value: str) -> EngineProfile:
         return replace(base, gpu_layers=value)
     if stage == "max_draft":
         return replace(base, max_draft=int(value))
+    if stage == "gate_pause":
+        return replace(base, gate_pause=int(value))
     raise ValueError(stage)
 
 
-STAGES = ("threads", "n_batch", "flash_attn", "kv_type", "gpu_layers", "max_draft")
+STAGES = (
+    "threads",
+    "n_batch",
+    "n_ubatch",
+    "flash_attn",
+    "kv_type",
+    "gpu_layers",
+    "max_draft",
+    "gate_pause",
+)
+DRAFT_STAGES = ("max_draft", "gate_pause")
+"""Stages that only change drafting: scored on rewrites alone (``Workload.copy``)."""
 
 
 def tune(
@@ -202,7 +229,7 @@ def tune(
             if time.perf_counter() - started > budget_s:
                 trial.status = "untried"
                 continue
-            if stage == "max_draft" and not chat:
+            if stage in DRAFT_STAGES and not chat:
                 trial.status = "untried"
                 continue
             try:
@@ -212,8 +239,10 @@ def tune(
                 continue
             try:
                 chat = chat and bool(engine.info().chat_template)
-                if stage == "max_draft":
-                    trial.copy_tok_s = max(work.copy(engine) for _ in range(repeats))
+                if stage in DRAFT_STAGES:
+                    # the gate matters where drafts fail: a rewrite that adds new text
+                    mixed = stage == "gate_pause"
+                    trial.copy_tok_s = max(work.copy(engine, mixed) for _ in range(repeats))
                     trial.status = "measured"
                     if best_draft is None or trial.copy_tok_s > best_draft * (1 + margin(stage)):
                         best_draft, best, chosen[stage] = trial.copy_tok_s, trial.profile, value

@@ -81,6 +81,7 @@ class Engine:
             n_ctx=n_ctx,
             n_threads=self.n_threads,
             n_batch=n_batch,
+            n_ubatch=min(self.profile.n_ubatch or n_batch, n_batch),
             n_gpu_layers=self.offload.layers,
             flash_attn=self.profile.flash_attn,
             kv_type=KV_TYPES[self.profile.kv_type],
@@ -224,7 +225,7 @@ class Engine:
         drafter = self._drafter(req, prompt) if sampler is None or sampler.can_verify else None
         k = AdaptiveK(start=16 if req.prediction else 4, hi=self.max_draft)
         cooldown, skip = 0, 0
-        gate = SpeedGate()
+        gate = SpeedGate(pause=self.profile.gate_pause)
         scanner = StopScanner(list(req.stop))
         # A greedy reply in an exact loop would repeat it to the token limit (the same
         # context picks the same next token): a grammar-constrained one closes its JSON

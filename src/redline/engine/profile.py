@@ -32,20 +32,28 @@ class EngineProfile:
     """CPU threads (None: every core this process may use)."""
     n_batch: int = 512
     """Tokens per llama_decode call (prompt reading, draft verification)."""
+    n_ubatch: int | None = None
+    """Tokens per compute pass inside one call (None: ``n_batch``)."""
     flash_attn: bool = False
     kv_type: str = "f16"
     """The KV cache's element type (``q8_0`` halves its memory; V needs flash attention)."""
     max_draft: int = 64
     """Most draft tokens verified in one batch."""
+    gate_pause: int = 8
+    """Steps the speed gate stops drafting after a verify step lost to plain decoding
+    (doubling while it keeps losing); 0: no gate, always draft."""
     gpu_layers: str | None = None
     """Measured GPU offload (``auto`` or ``0``); None: the config's ``gpu_layers`` decides."""
 
     def describe(self) -> str:
         threads = "all" if self.threads is None else str(self.threads)
         gpu = "" if self.gpu_layers is None else f", gpu layers {self.gpu_layers}"
+        ubatch = "" if self.n_ubatch is None else f"/{self.n_ubatch}"
+        gate = f"gate pause {self.gate_pause}" if self.gate_pause else "no gate"
         return (
-            f"threads {threads}, batch {self.n_batch}, flash-attn "
-            f"{'on' if self.flash_attn else 'off'}, kv {self.kv_type}, draft {self.max_draft}" + gpu
+            f"threads {threads}, batch {self.n_batch}{ubatch}, flash-attn "
+            f"{'on' if self.flash_attn else 'off'}, kv {self.kv_type}, draft {self.max_draft}, "
+            f"{gate}" + gpu
         )
 
 
@@ -67,6 +75,10 @@ def _check(name: str, table: dict[str, object]) -> EngineProfile:
     profile = EngineProfile(**table)  # type: ignore[arg-type]
     if profile.kv_type not in KV_TYPES:
         raise ConfigError(f"profile {name!r}: kv_type must be one of {', '.join(KV_TYPES)}")
+    if profile.n_ubatch is not None and not 0 < profile.n_ubatch <= profile.n_batch:
+        raise ConfigError(f"profile {name!r}: n_ubatch must be in 1..n_batch")
+    if profile.gate_pause < 0:
+        raise ConfigError(f"profile {name!r}: gate_pause must be >= 0")
     if profile.kv_type != "f16" and not profile.flash_attn:
         raise ConfigError(f"profile {name!r}: kv_type {profile.kv_type} needs flash_attn = true")
     return profile
