@@ -143,10 +143,10 @@ def run_case(engine: Engine, case: EditCase, max_tokens: int | None = None) -> d
     n_old = len(engine.tokenize(old))
     budget = int(n_old * 1.3) + 64
     common: dict[str, Any] = dict(max_tokens=min(budget, max_tokens or budget))
-    prediction = old
+    prediction: str | None = old
     if engine.chat.native:
         common["messages"] = case.messages()
-        prediction = rewrite_prediction(old, case.file) or old
+        prediction = rewrite_prediction(old, case.file)
     else:
         common.update(prompt=case.prompt(), stop=[">>>"])
     plain_text, plain, _ = engine.complete(GenerationRequest(**common, speculative=False))

@@ -47,7 +47,7 @@ NUMERICS_STAGES = ("flash_attn", "kv_type")
 and a quantised KV cache round differently, so greedy replies change at near ties
 and an agent's run takes other paths. Measured here (0.5B, first 12 agent-benchmark
 exercises, one run each way): flash attention won the score by 6 % and moved the
-agent's median TTFT by -5 % and decode by +1 %, inside the run-to-run spread, while
+agent's median TTFT by -5 % and decode by -1 %, inside the run-to-run spread, while
 single exercises went from 26 to 50 s and from 45 to 18 s. Such a setting must win
 by ``NUMERICS_MARGIN`` to replace the default."""
 
@@ -122,11 +122,9 @@ class Workload:
         task = (
             "add a one-line docstring to every function that has none"
             if mixed
-            else "add the comment '# run {n}' as the first line"
+            else f"add the comment '# run {self._runs}' as the first line"
         )
-        messages = rewrite_messages(
-            f"(run {self._runs}) {task.format(n=self._runs)}", code, path="sample.py"
-        )
+        messages = rewrite_messages(f"(run {self._runs}) {task}", code, path="sample.py")
         req = GenerationRequest(
             messages=messages,
             max_tokens=self.copy_tokens * (2 if mixed else 1) + 64,
