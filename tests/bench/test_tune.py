@@ -6,9 +6,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from redline.bench.tune import MARGIN, tune
+from redline.bench.tune import MARGIN, Trial, candidates, search, tune
 from redline.cli import app
-from redline.engine.profile import DEFAULT, load_all
+from redline.engine.profile import DEFAULT, EngineProfile, load_all
 
 CODE = "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n" * 8
 
@@ -55,3 +55,68 @@ def test_the_command_prints_the_table_and_saves_the_profile(tmp_path: Path, monk
     assert "redline tune smollm2-135m" in result.output and "untried" in result.output
     assert "the defaults are best here" in result.output
     assert load_all(tmp_path / "profiles.toml") == {"smollm2-135m": DEFAULT}
+
+
+def _scripted(figures: dict[tuple[str, str], list[float]]):
+    """A measurement that replays copy tok/s per (stage, value), in order."""
+    calls: list[tuple[str, str]] = []
+
+    def measure(trial: Trial) -> None:
+        calls.append((trial.stage, trial.value))
+        trial.copy_tok_s = figures[(trial.stage, trial.value)].pop(0)
+
+    return measure, calls
+
+
+def _values(base: EngineProfile, stage: str) -> list[str]:
+    return candidates(base, stage, cpus=2, gpus=False)
+
+
+def test_a_lucky_win_that_does_not_repeat_keeps_the_current_setting():
+    # "no gate" looks 11 % faster once (the current one measured slow), then both are
+    # measured again and the gap is gone: the default stays
+    measure, calls = _scripted(
+        {
+            ("gate_pause", "8"): [148.5, 170.5],
+            ("gate_pause", "4"): [150.0],
+            ("gate_pause", "16"): [149.0],
+            ("gate_pause", "0"): [164.6, 169.0],
+        }
+    )
+    best, trials = search(("gate_pause",), DEFAULT, _values, measure, out_of_time=lambda: False)
+    assert best == DEFAULT
+    assert {t.value: t.status for t in trials} == {
+        "8": "chosen",
+        "4": "measured",
+        "16": "measured",
+        "0": "not confirmed",
+    }
+    # the re-measurements: the current choice, then the candidate, after the candidate's win
+    assert calls[-2:] == [("gate_pause", "8"), ("gate_pause", "0")]
+    current = trials[0]
+    assert current.copy_tok_s == 170.5  # its best figure kept
+
+
+def test_a_win_that_repeats_replaces_the_current_setting():
+    measure, _ = _scripted(
+        {
+            ("max_draft", "64"): [100.0, 101.0],
+            ("max_draft", "32"): [120.0, 119.0],
+            ("max_draft", "16"): [110.0],
+            ("max_draft", "8"): [90.0],
+        }
+    )
+    best, trials = search(("max_draft",), DEFAULT, _values, measure, out_of_time=lambda: False)
+    assert best.max_draft == 32
+    assert [t.status for t in trials] == ["measured", "chosen", "measured", "measured"]
+
+
+def test_a_setting_the_build_refuses_is_listed_as_failed_and_skipped():
+    def measure(trial: Trial) -> None:
+        if trial.value == "16":
+            raise RuntimeError("refused")
+        trial.copy_tok_s = 100.0
+
+    best, trials = search(("max_draft",), DEFAULT, _values, measure, out_of_time=lambda: False)
+    assert best == DEFAULT
+    assert [t.status for t in trials] == ["chosen", "measured", "failed: refused", "measured"]

@@ -246,7 +246,7 @@ def tune(
         for col in (*cols, "turn s", ""):
             table.add_column(col, no_wrap=True)
         for t in result["trials"]:
-            measured = t.status in ("measured", "chosen")
+            measured = t.status in ("measured", "chosen", "not confirmed")
             table.add_row(
                 t.stage,
                 t.value,
@@ -261,8 +261,9 @@ def tune(
         typer.echo(
             "turn s: a typical agent turn, 1,500 uncached prompt tokens, 150 decoded, 150 "
             "copied; copy tok/s: a whole-file rewrite with the old file as the prediction. "
-            "A setting replaces the current one when its turn is 3 % faster; flash attention "
-            "and the KV type, which change the arithmetic (and so greedy replies), 10 %."
+            "A setting replaces the current one when its turn is 3 % faster, and again when "
+            "both are measured once more (else: not confirmed); flash attention and the KV "
+            "type, which change the arithmetic (and so greedy replies), 10 %."
         )
     profile = result["profile"]
     verdict = "the defaults are best here" if result["defaults"] else "tuned"
