@@ -52,6 +52,7 @@ def exec_command(
     from redline.agent.loop import AgentConfig
     from redline.agent.model_select import select_provider
     from redline.agent.runner import run_exec, run_parallel_exec
+    from redline.providers.local import LocalProvider
 
     if not task and not subtasks:
         raise typer.BadParameter("say what to do: TASK, or --task (repeatable)", param_hint="TASK")
@@ -67,6 +68,9 @@ def exec_command(
         sandbox_network=settings.sandbox_network,
     )
     if parallel or subtasks:
+        if isinstance(chosen, LocalProvider) and not chosen.loaded:
+            # the in-process engine decodes the sub-agents' requests in one batch
+            chosen.parallel = max(parallel, len(subtasks))
         outcome = run_parallel_exec(
             task or "; ".join(subtasks),
             chosen,

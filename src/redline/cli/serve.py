@@ -28,6 +28,12 @@ def serve_command(
     no_profile: bool = typer.Option(
         False, "--no-profile", help="Ignore the profiles `redline tune` saved (use defaults)."
     ),
+    parallel: int = typer.Option(
+        1,
+        "--parallel",
+        min=1,
+        help="Requests per model decoded together in one batch (continuous batching).",
+    ),
     max_queue: int = typer.Option(16, "--max-queue", help="Waiting requests per model before 429."),
     max_body_bytes: int = typer.Option(
         4 * 1024 * 1024, "--max-body-bytes", help="Larger request bodies get 413."
@@ -66,6 +72,7 @@ def serve_command(
         n_ctx=n_ctx,
         n_threads=n_threads,
         gpu_layers=gpu_layers,
+        parallel=parallel,
         max_queue=max_queue,
         max_body_bytes=max_body_bytes,
         max_tokens_cap=max_tokens_cap,

@@ -24,6 +24,12 @@ import llama_cpp
 import numpy as np
 
 from redline.config import load_settings
+from redline.engine.batch import (
+    Scheduler,
+    available_memory,
+    check_memory,
+    kv_cache_bytes,
+)
 from redline.engine.chat import ChatTemplate
 from redline.engine.drafts import (
     AdaptiveK,
@@ -36,6 +42,7 @@ from redline.engine.inspect import model_info, vocab_has_fim
 from redline.engine.llama import Session, default_threads, load_llama
 from redline.engine.models import check_gguf, resolve_model
 from redline.engine.offload import decide as decide_offload
+from redline.engine.offload import model_shape
 from redline.engine.profile import DEFAULT as DEFAULT_PROFILE
 from redline.engine.profile import KV_TYPES, EngineProfile, profile_for
 from redline.engine.prompt_cache import PromptCache
@@ -63,7 +70,12 @@ class Engine:
         n_batch: int | None = None,
         gpu_layers: str | int | None = None,
         profile: EngineProfile | None = None,
+        parallel: int = 1,
     ) -> None:
+        """``parallel`` > 1: that many requests decode together (continuous batching,
+        :mod:`redline.engine.batch`), each on its own KV sequence of ``n_ctx`` positions."""
+        if parallel < 1:
+            raise InvalidRequestError("parallel must be at least 1", param="parallel")
         self.name, self.path = resolve_model(model)
         check_gguf(self.path)
         self.profile = profile or profile_for(self.name) or DEFAULT_PROFILE
@@ -74,8 +86,22 @@ class Engine:
             gpu_layers = load_settings().gpu_layers
             if gpu_layers == "auto" and self.profile.gpu_layers is not None:
                 gpu_layers = self.profile.gpu_layers  # measured beats estimated
-        self.offload = decide_offload(Path(self.path), n_ctx, gpu_layers)
+        self.offload = decide_offload(Path(self.path), n_ctx * parallel, gpu_layers)
         """Where the layers went, and why (``redline serve`` logs it)."""
+        self.parallel = parallel
+        if parallel > 1:
+            self.kv_bytes = kv_cache_bytes(
+                model_shape(Path(self.path)).kv_bytes_per_token,
+                n_ctx,
+                parallel,
+                self.profile.kv_type,
+            )
+            check_memory(
+                kv_bytes=self.kv_bytes,
+                weights_bytes=0 if self.offload.on_gpu else Path(self.path).stat().st_size,
+                parallel=parallel,
+                available=available_memory(),
+            )
         self.llm = load_llama(
             self.path,
             n_ctx=n_ctx,
@@ -85,8 +111,26 @@ class Engine:
             n_gpu_layers=self.offload.layers,
             flash_attn=self.profile.flash_attn,
             kv_type=KV_TYPES[self.profile.kv_type],
+            n_seq_max=parallel,
         )
-        self.session = Session(self.llm, n_batch)
+        self.scheduler: Scheduler | None = None
+        if parallel == 1:
+            self.session = Session(self.llm, n_batch)
+            self.sessions = [self.session]
+        else:
+            vocab = llama_cpp.llama_model_get_vocab(self.llm._model.model)
+            self.scheduler = Scheduler(
+                self.llm._ctx.ctx, n_batch, llama_cpp.llama_vocab_n_tokens(vocab)
+            )
+            first = Session(self.llm, n_batch, seq_id=0, scheduler=self.scheduler)
+            self.session = first
+            self.sessions = [first] + [
+                Session(self.llm, n_batch, seq_id=i, scheduler=self.scheduler, shared=first)
+                for i in range(1, parallel)
+            ]
+        self._free = list(self.sessions)
+        self._free_cv = threading.Condition()
+        self._cache_lock = threading.Lock()
         self.chat = ChatTemplate.from_llama(self.llm)
         self.max_draft = min(self.profile.max_draft, n_batch - 1)
         self.tie_margin = DEFAULT_TIE_MARGIN
@@ -96,7 +140,10 @@ class Engine:
 
     def close(self) -> None:
         """Free the context and the weights now (``redline tune`` loads many in turn)."""
-        self.session.close()
+        if self.scheduler is not None:
+            self.scheduler.close()
+        for session in self.sessions:
+            session.close()
         self.llm.close()
 
     # -- model facts ------------------------------------------------------------
@@ -152,15 +199,41 @@ class Engine:
 
     # -- generation -------------------------------------------------------------
     def generate(self, req: GenerationRequest) -> Iterator[Chunk]:
-        """Stream a generation. One at a time per engine: the lock is held until the
-        iterator ends or is closed, so callers must exhaust or ``close()`` it."""
+        """Stream a generation. ``parallel`` at a time per engine (one by default): a
+        sequence is held until the iterator ends or is closed, so callers must exhaust
+        or ``close()`` it."""
         _validate(req)
         tokens = self.prompt_tokens(req)
         if req.messages is not None and not self.chat.native:
             # The plain transcript layout of template-less models ends a turn at "User:".
             req = dataclasses.replace(req, stop=[*req.stop, *self.chat.stop])
-        with self._lock:
-            yield from self._run(req, tokens)
+        if self.scheduler is None:
+            with self._lock:
+                yield from self._run(req, tokens, self.session)
+            return
+        session = self._checkout(tokens)
+        try:
+            yield from self._run(req, tokens, session)
+        finally:
+            self.scheduler.stop(session)
+            with self._free_cv:
+                self._free.append(session)
+                self._free_cv.notify()
+
+    def _checkout(self, prompt: list[int]) -> Session:
+        """A free sequence, the one whose cache shares the most with ``prompt`` (as
+        llama-server picks a slot), waiting for one when all are busy."""
+        with self._free_cv:
+            while not self._free:
+                self._free_cv.wait()
+            best = max(self._free, key=lambda s: common_prefix(s.tokens, prompt))
+            self._free.remove(best)
+            return best
+
+    @property
+    def busy(self) -> int:
+        """Sequences generating now."""
+        return len(self.sessions) - len(self._free)
 
     def complete(self, req: GenerationRequest) -> tuple[str, Timings, FinishReason]:
         """Run a generation to the end; return text, timings and finish reason."""
@@ -172,8 +245,7 @@ class Engine:
         assert last.timings is not None and last.finish_reason is not None
         return "".join(parts), last.timings, last.finish_reason
 
-    def _run(self, req: GenerationRequest, prompt: list[int]) -> Iterator[Chunk]:
-        s = self.session
+    def _run(self, req: GenerationRequest, prompt: list[int], s: Session) -> Iterator[Chunk]:
         t0 = time.perf_counter()
         if len(prompt) >= s.n_ctx:
             raise ContextOverflowError(
@@ -181,7 +253,7 @@ class Engine:
             )
         max_tokens = min(req.max_tokens, s.n_ctx - len(prompt))
         tm = Timings(prompt_tokens=len(prompt))
-        tm.cached_tokens = self._reuse(prompt, tm)
+        tm.cached_tokens = self._reuse(prompt, tm, s)
         try:
             s.decode(prompt[tm.cached_tokens :], all_logits=False)
         except BaseException:
@@ -190,26 +262,31 @@ class Engine:
         tm.prompt_s = time.perf_counter() - t0
         sampler = Sampler.for_request(req, s) if (req.grammar or req.temperature > 0) else None
         try:
-            yield from self._loop(req, prompt, max_tokens, sampler, tm, t0)
+            yield from self._loop(req, prompt, max_tokens, sampler, tm, t0, s)
         finally:
             if sampler is not None:
                 sampler.close()
             tm.total_s = time.perf_counter() - t0
             self.last_timings = tm
 
-    def _reuse(self, prompt: list[int], tm: Timings) -> int:
+    def _reuse(self, prompt: list[int], tm: Timings, s: Session) -> int:
         """Keep what the KV cache shares with ``prompt``, after swapping in a saved
         state that shares more; the live cache is saved first if it would be lost."""
-        s, cache = self.session, self.prompt_cache
+        cache = self.prompt_cache
         if cache.enabled:
-            head = prompt[:-1]  # the last prompt token is always evaluated again
-            live = common_prefix(s.tokens, head)
-            n, saved = cache.best(head, live)
-            if cache.worth_saving(s.tokens, live if saved is None else 0):
-                cache.put(s.tokens, s.save_state())
-            if saved is not None and s.load_state(saved.data, saved.tokens):
-                tm.restored_tokens = n
+            with self._cache_lock:  # one cache for every sequence
+                self._swap_in(prompt, tm, s)
         return s.reuse_prefix(prompt)
+
+    def _swap_in(self, prompt: list[int], tm: Timings, s: Session) -> None:
+        cache = self.prompt_cache
+        head = prompt[:-1]  # the last prompt token is always evaluated again
+        live = common_prefix(s.tokens, head)
+        n, saved = cache.best(head, live)
+        if cache.worth_saving(s.tokens, live if saved is None else 0):
+            cache.put(s.tokens, s.save_state())
+        if saved is not None and s.load_state(saved.data, saved.tokens):
+            tm.restored_tokens = n
 
     def _loop(
         self,
@@ -219,8 +296,8 @@ class Engine:
         sampler: Sampler | None,
         tm: Timings,
         t0: float,
+        s: Session,
     ) -> Iterator[Chunk]:
-        s = self.session
         # Greedy replies draft, under a grammar too (the grammar checks each verified row).
         drafter = self._drafter(req, prompt) if sampler is None or sampler.can_verify else None
         k = AdaptiveK(start=16 if req.prediction else 4, hi=self.max_draft)
@@ -234,7 +311,7 @@ class Engine:
         # long literal of one value (`[0, 0, 0, ...` past ~36 items) would trip it.
         written: list[int] | None = [] if sampler is None or sampler.grammar else None
         margin = min(CLOSE_MARGIN, max_tokens // 4)
-        pending = [self._pick(sampler, max_tokens, margin)]
+        pending = [self._pick(sampler, max_tokens, margin, s)]
         first_at: float | None = None
         finish: FinishReason | None = None
         while True:
@@ -300,7 +377,7 @@ class Engine:
             step = time.perf_counter()
             if not draft:
                 s.decode([last], all_logits=False)
-                pending = [self._pick(sampler, max_tokens - tm.completion_tokens, margin)]
+                pending = [self._pick(sampler, max_tokens - tm.completion_tokens, margin, s)]
                 gate.plain_step(time.perf_counter() - step)
                 continue
             base = len(s.tokens)
@@ -316,7 +393,7 @@ class Engine:
                 # decode that row's input token alone, as plain decoding computes it.
                 s.truncate(base + accepted)
                 s.decode([[last, *draft][accepted]], all_logits=False)
-                model_tok = self._pick(None, 0, 0)
+                model_tok = self._pick(None, 0, 0, s)
             else:
                 s.truncate(base + 1 + accepted)
             pending = [*draft[:accepted], model_tok]
@@ -335,7 +412,7 @@ class Engine:
             else:
                 cooldown = 0
 
-    def _pick(self, sampler: Sampler | None, left: int, margin: int) -> int:
+    def _pick(self, sampler: Sampler | None, left: int, margin: int, s: Session) -> int:
         """The next token; ``left`` tokens of the budget remain, this one included.
 
         With ``margin`` or fewer left, a grammar-constrained reply starts closing."""
@@ -343,7 +420,7 @@ class Engine:
             if sampler.grammar is not None and left <= margin:
                 sampler.closing = True  # finish the JSON rather than cut it mid-string
             return sampler.sample()
-        return int(np.argmax(self.session.last_logits()))
+        return int(np.argmax(s.last_logits()))
 
     def _drafter(self, req: GenerationRequest, prompt: list[int]) -> Drafter | None:
         if req.prediction:
@@ -392,14 +469,16 @@ def _validate(req: GenerationRequest) -> None:
         raise CancelledError("cancelled before start")
 
 
-_engines: dict[tuple[str, int], Engine] = {}
+_engines: dict[tuple[str, int, int], Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def get_engine(model: str = "smollm2-135m", *, n_ctx: int = DEFAULT_N_CTX) -> Engine:
+def get_engine(
+    model: str = "smollm2-135m", *, n_ctx: int = DEFAULT_N_CTX, parallel: int = 1
+) -> Engine:
     """One engine per model per process: models load once and keep their KV cache."""
-    key = (model, n_ctx)
+    key = (model, n_ctx, parallel)
     with _engines_lock:
         if key not in _engines:
-            _engines[key] = Engine(model, n_ctx=n_ctx)
+            _engines[key] = Engine(model, n_ctx=n_ctx, parallel=parallel)
         return _engines[key]

@@ -13,14 +13,18 @@ import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import llama_cpp
 import numpy as np
 
 from redline.engine.text import common_prefix
 from redline.errors import ContextOverflowError, ModelLoadError, RedlineError
+
+if TYPE_CHECKING:
+    from redline.engine.batch import Scheduler
 
 
 def quiet_llama() -> None:
@@ -48,27 +52,40 @@ _load_lock = threading.Lock()
 
 
 @contextmanager
-def _no_weight_repacking() -> Iterator[None]:
+def _no_weight_repacking(n_seq_max: int = 1) -> Iterator[None]:
     """Load with ``use_extra_bufts = False``.
 
     Repacked weights (e.g. q4_K_8x8) use one kernel for a single token and
     another for a batch, so a verify batch would not reproduce one-token
     decoding bit for bit. The high-level ``Llama`` has no argument for it, so
-    its default-params function is wrapped while the model loads.
+    its default-params function is wrapped while the model loads. The context's
+    number of sequences (``n_seq_max``, for continuous batching) is set the same
+    way, each sequence with its own KV stream (``kv_unified = False``: a sequence's
+    cells never move when another grows or is cleared).
     """
-    original = llama_cpp.llama_cpp.llama_model_default_params
+    bindings = llama_cpp.llama_cpp
+    model_defaults = bindings.llama_model_default_params
+    context_defaults = bindings.llama_context_default_params
 
-    def params() -> llama_cpp.llama_model_params:
-        p = original()
+    def model_params() -> llama_cpp.llama_model_params:
+        p = model_defaults()
         p.use_extra_bufts = False
         return p
 
+    def context_params() -> llama_cpp.llama_context_params:
+        p = context_defaults()
+        p.n_seq_max = n_seq_max
+        p.kv_unified = False
+        return p
+
     with _load_lock:
-        llama_cpp.llama_cpp.llama_model_default_params = params
+        bindings.llama_model_default_params = model_params
+        bindings.llama_context_default_params = context_params
         try:
             yield
         finally:
-            llama_cpp.llama_cpp.llama_model_default_params = original
+            bindings.llama_model_default_params = model_defaults
+            bindings.llama_context_default_params = context_defaults
 
 
 def load_llama(
@@ -81,13 +98,15 @@ def load_llama(
     n_gpu_layers: int = 0,
     flash_attn: bool = False,
     kv_type: int | None = None,
+    n_seq_max: int = 1,
 ) -> llama_cpp.Llama:
+    """Load ``path``; ``n_ctx`` is per sequence (the context holds ``n_seq_max`` of them)."""
     threads = n_threads or default_threads()
     try:
-        with _no_weight_repacking():
+        with _no_weight_repacking(n_seq_max):
             llm = llama_cpp.Llama(
                 model_path=str(path),
-                n_ctx=n_ctx,
+                n_ctx=n_ctx * n_seq_max,
                 n_batch=n_batch,
                 n_ubatch=n_ubatch or n_batch,
                 n_threads=threads,
@@ -110,20 +129,40 @@ def load_llama(
 
 
 class Session:
-    """One llama context's KV cache (sequence 0) and the tokens it holds."""
+    """One KV sequence of a llama context and the tokens it holds.
 
-    def __init__(self, llm: llama_cpp.Llama, n_batch: int) -> None:
+    Alone (``scheduler`` None) it owns sequence 0 and calls ``llama_decode``
+    itself. Under continuous batching each request's session is one sequence of
+    a shared context, and :meth:`decode` hands its tokens to the
+    :class:`redline.engine.batch.Scheduler`, which decodes every waiting
+    sequence's tokens in one batch and gives this session a copy of its rows.
+    """
+
+    def __init__(
+        self,
+        llm: llama_cpp.Llama,
+        n_batch: int,
+        *,
+        seq_id: int = 0,
+        scheduler: Scheduler | None = None,
+        shared: Session | None = None,
+    ) -> None:
         self.llm = llm
         self.ctx = llm._ctx.ctx
         self.vocab = llama_cpp.llama_model_get_vocab(llm._model.model)
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(self.vocab)
-        self.n_ctx = llama_cpp.llama_n_ctx(self.ctx)
+        self.n_ctx = llama_cpp.llama_n_ctx_seq(self.ctx)
+        """Positions this sequence can hold (the whole context when it is alone)."""
         self.n_swa = llama_cpp.llama_model_n_swa(llm._model.model)  # 0: no sliding window
         self.n_batch = n_batch
+        self.seq_id = seq_id
+        self.scheduler = scheduler
         self.mem = llama_cpp.llama_get_memory(self.ctx)
-        self.batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
+        self.batch = llama_cpp.llama_batch_init(n_batch, 0, 1) if scheduler is None else None
         self.tokens: list[int] = []  # tokens whose KV entries are positions 0..len-1
+        self._rows: np.ndarray | None = None  # batched: this session's rows of the last decode
         self._piece_buf = ctypes.create_string_buffer(64)
+        self._shared = shared  # the session that builds the closers' masks once for all
         self._closers: tuple[np.ndarray, ...] | None = None
 
     def close(self) -> None:
@@ -131,16 +170,21 @@ class Session:
             llama_cpp.llama_batch_free(self.batch)
             self.batch = None
 
+    def _kv_lock(self) -> AbstractContextManager[object]:
+        """Held while this sequence's KV cells change: the scheduler may be decoding."""
+        return self.scheduler.lock if self.scheduler is not None else nullcontext()
+
     # -- KV cache -------------------------------------------------------------
     def truncate(self, n: int) -> None:
         """Drop KV entries at positions >= n (roll back a rejected draft)."""
         if n >= len(self.tokens):
             return
-        ok = llama_cpp.llama_memory_seq_rm(self.mem, 0, n, -1)
-        if not ok:  # a cache that cannot cut in the middle: start over
-            llama_cpp.llama_memory_clear(self.mem, True)
-            self.tokens = []
-            return
+        with self._kv_lock():
+            ok = llama_cpp.llama_memory_seq_rm(self.mem, self.seq_id, n, -1)
+            if not ok:  # a cache that cannot cut in the middle: start over
+                llama_cpp.llama_memory_seq_rm(self.mem, self.seq_id, 0, -1)
+                self.tokens = []
+                return
         del self.tokens[n:]
 
     def reuse_prefix(self, prompt: Sequence[int]) -> int:
@@ -153,31 +197,37 @@ class Session:
         return len(self.tokens)
 
     def save_state(self) -> bytearray:
-        """A copy of sequence 0's KV cells (what :meth:`load_state` puts back)."""
-        size = llama_cpp.llama_state_seq_get_size(self.ctx, 0)
-        data = bytearray(size)
-        n = llama_cpp.llama_state_seq_get_data(
-            self.ctx, (ctypes.c_uint8 * size).from_buffer(data), size, 0
-        )
+        """A copy of this sequence's KV cells (what :meth:`load_state` puts back)."""
+        with self._kv_lock():
+            size = llama_cpp.llama_state_seq_get_size(self.ctx, self.seq_id)
+            data = bytearray(size)
+            n = llama_cpp.llama_state_seq_get_data(
+                self.ctx, (ctypes.c_uint8 * size).from_buffer(data), size, self.seq_id
+            )
         del data[n:]
         return data
 
     def load_state(self, data: bytearray, tokens: Sequence[int]) -> bool:
-        """Replace the KV cache with a saved one holding ``tokens``; False if refused
-        (the cache is then empty, which is always consistent).
+        """Replace this sequence's KV cells with a saved one holding ``tokens``; False if
+        refused (the sequence is then empty, which is always consistent).
 
-        The whole memory is cleared first so the cells land at the indices they
-        were computed in: attention sums over cells in index order, and a shifted
-        layout rounds differently (enough to flip a near-tie argmax on Gemma).
+        Alone, the whole memory is cleared first so the cells land at the indices
+        they were computed in: attention sums over cells in index order, and a
+        shifted layout rounds differently (enough to flip a near-tie argmax on
+        Gemma). A batched sequence has its own KV stream, emptied the same way.
         """
-        llama_cpp.llama_memory_clear(self.mem, True)
-        self.tokens = []
-        n = llama_cpp.llama_state_seq_set_data(
-            self.ctx, (ctypes.c_uint8 * len(data)).from_buffer(data), len(data), 0
-        )
-        if n == 0:
-            llama_cpp.llama_memory_clear(self.mem, True)
-            return False
+        with self._kv_lock():
+            if self.scheduler is None:
+                llama_cpp.llama_memory_clear(self.mem, True)
+            else:
+                llama_cpp.llama_memory_seq_rm(self.mem, self.seq_id, 0, -1)
+            self.tokens = []
+            n = llama_cpp.llama_state_seq_set_data(
+                self.ctx, (ctypes.c_uint8 * len(data)).from_buffer(data), len(data), self.seq_id
+            )
+            if n == 0:
+                llama_cpp.llama_memory_seq_rm(self.mem, self.seq_id, 0, -1)
+                return False
         self.tokens = list(tokens)
         return True
 
@@ -188,6 +238,10 @@ class Session:
             raise ContextOverflowError(
                 f"context full: {len(self.tokens) + len(tokens)} tokens > n_ctx {self.n_ctx}"
             )
+        if self.scheduler is not None:
+            # the scheduler extends self.tokens as the pieces are decoded
+            self._rows = self.scheduler.decode(self, list(tokens), all_logits=all_logits)
+            return
         for start in range(0, len(tokens), self.n_batch):
             part = tokens[start : start + self.n_batch]
             last_part = start + self.n_batch >= len(tokens)
@@ -206,17 +260,21 @@ class Session:
             b.token[i] = tok
             b.pos[i] = pos0 + i
             b.n_seq_id[i] = 1
-            b.seq_id[i][0] = 0
+            b.seq_id[i][0] = self.seq_id
             b.logits[i] = all_logits
         if not all_logits:
             b.logits[n - 1] = last_logits
 
     def logits(self, rows: int) -> np.ndarray:
-        """The last decode's logits as a (rows, n_vocab) view (no copy)."""
+        """The last decode's logits as a (rows, n_vocab) array (alone: a view, no copy)."""
+        if self._rows is not None:
+            return self._rows[-rows:]
         ptr = llama_cpp.llama_get_logits(self.ctx)
         return np.ctypeslib.as_array(ptr, shape=(rows, self.n_vocab))
 
     def last_logits(self) -> np.ndarray:
+        if self._rows is not None:
+            return self._rows[-1]
         ptr = llama_cpp.llama_get_logits_ith(self.ctx, -1)
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
 
@@ -233,6 +291,8 @@ class Session:
         A backslash disqualifies (an escaped quote stays in its string). Built
         once, on first use (a pass over the vocabulary).
         """
+        if self._shared is not None:
+            return self._shared.closers()
         if self._closers is None:
             masks = [np.zeros(self.n_vocab, dtype=bool) for _ in range(5)]
             quote_close, quote_any, pure_close, bracket_any, ends = masks

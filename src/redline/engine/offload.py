@@ -169,6 +169,11 @@ def decide(path: Path, n_ctx: int, setting: str | int | None = "auto") -> Offloa
     devices = gpu_devices()
     if not devices:
         return OffloadPlan(0, 0, "CPU only: this llama.cpp build has no GPU device")
+    return plan_offload(model_shape(path), n_ctx, devices, setting)
+
+
+def model_shape(path: Path) -> ModelShape:
+    """The shape of the GGUF at ``path``, read from its metadata (no weights loaded)."""
     import llama_cpp
 
     from redline.engine.llama import quiet_llama
@@ -177,7 +182,6 @@ def decide(path: Path, n_ctx: int, setting: str | int | None = "auto") -> Offloa
     llm = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
     quiet_llama()
     try:
-        shape = shape_from_metadata(dict(llm.metadata), path.stat().st_size)
+        return shape_from_metadata(dict(llm.metadata), path.stat().st_size)
     finally:
         llm.close()
-    return plan_offload(shape, n_ctx, devices, setting)

@@ -138,7 +138,14 @@ class Sampler:
     def sample(self, logits: np.ndarray | None = None) -> int:
         """The next token from ``logits`` (default: the last decode's last row)."""
         if self.grammar is None:
-            return int(llama_cpp.llama_sampler_sample(self.chain, self.session.ctx, -1))
+            if self.session.scheduler is None:
+                return int(llama_cpp.llama_sampler_sample(self.chain, self.session.ctx, -1))
+            # batched: the context's last row belongs to whichever sequence came last
+            cands, arr = self._candidates(self.session.last_logits() if logits is None else logits)
+            llama_cpp.llama_sampler_apply(self.chain, ctypes.byref(arr))
+            token = int(cands["id"][arr.selected])
+            llama_cpp.llama_sampler_accept(self.chain, token)
+            return token
         if logits is None:
             logits = self.session.last_logits()
         if self.closing:
@@ -189,6 +196,14 @@ class Sampler:
     def _constrain(self, logits: np.ndarray) -> tuple[np.ndarray, llama_cpp.llama_token_data_array]:
         """Every candidate through the grammar: refused tokens get logit -inf."""
         assert self.grammar is not None
+        cands, arr = self._candidates(logits)
+        llama_cpp.llama_sampler_apply(self.grammar, ctypes.byref(arr))
+        return cands, arr
+
+    def _candidates(
+        self, logits: np.ndarray
+    ) -> tuple[np.ndarray, llama_cpp.llama_token_data_array]:
+        """Every token with its logit, as the array llama.cpp's samplers work on."""
         if self._cands is None:
             self._cands = np.empty(len(logits), dtype=_TOKEN_DATA)
         cands = self._cands
@@ -201,7 +216,6 @@ class Sampler:
             selected=-1,
             sorted=False,
         )
-        llama_cpp.llama_sampler_apply(self.grammar, ctypes.byref(arr))
         return cands, arr
 
     def _close(self, logits: np.ndarray) -> int:

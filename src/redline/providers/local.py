@@ -51,6 +51,7 @@ class LocalProvider:
         n_ctx: int = DEFAULT_N_CTX,
         engine: Engine | None = None,
         speculation: bool = True,
+        parallel: int = 1,
     ) -> None:
         self.model = model
         self.name = name or model
@@ -59,14 +60,22 @@ class LocalProvider:
         self.speculation = speculation
         """False: no drafts at all (``prediction`` and ``quotes`` dropped), the
         one-token decoder only; how the benchmarks measure what drafts buy."""
+        self.parallel = parallel
+        """Requests the engine decodes together (continuous batching): parallel
+        sub-agents set it before the engine loads."""
 
     def __repr__(self) -> str:
         return f"LocalProvider(name={self.name!r}, model={self.model!r})"
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the engine is loaded (its settings are fixed from then on)."""
+        return self._engine is not None
+
     def engine(self) -> Engine:
         """The engine, loaded on first use (one per model per process)."""
         if self._engine is None:
-            self._engine = get_engine(self.model, n_ctx=self.n_ctx)
+            self._engine = get_engine(self.model, n_ctx=self.n_ctx, parallel=self.parallel)
         return self._engine
 
     @property

@@ -85,6 +85,33 @@ class ServerMetrics:
             registry=r,
         )
 
+        self.slots = Gauge(
+            "redline_parallel_sequences",
+            "Requests a model decodes together (redline serve --parallel)",
+            ["model"],
+            registry=r,
+        )
+        self.batches = Gauge(
+            "redline_batched_decodes",
+            "Decodes run for parallel sequences since start (continuous batching)",
+            ["model"],
+            registry=r,
+        )
+        self.batched_tokens = Gauge(
+            "redline_batched_tokens",
+            "Tokens decoded in those decodes (over decodes: the mean batch size)",
+            ["model"],
+            registry=r,
+        )
+
+    def observe_engine(self, model: str, engine: object) -> None:
+        """Batching figures read from ``engine`` when /metrics is scraped."""
+        self.slots.labels(model).set(getattr(engine, "parallel", 1))
+        scheduler = getattr(engine, "scheduler", None)
+        if scheduler is not None:
+            self.batches.labels(model).set(scheduler.batches)
+            self.batched_tokens.labels(model).set(scheduler.rows)
+
     def observe_request(self, endpoint: str, status: int, code: str | None = None) -> None:
         self.requests.labels(endpoint, str(status)).inc()
         if status >= 400:

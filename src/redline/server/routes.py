@@ -138,4 +138,6 @@ async def health(request: Request) -> JSONResponse:
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
     state: ServerState = request.app.state.redline
+    for name, worker in state.workers.items():
+        state.metrics.observe_engine(name, worker.engine)
     return Response(state.metrics.render(), media_type=state.metrics.content_type)

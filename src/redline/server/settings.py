@@ -27,6 +27,8 @@ class ServerSettings:
     """CPU threads per engine; None uses every core this process may run on."""
     gpu_layers: str | None = None
     """Layers on a GPU: auto, 0 or a count; None follows the config (default auto)."""
+    parallel: int = 1
+    """Requests per model decoded together (continuous batching); each gets ``n_ctx``."""
     max_queue: int = 16
     """Requests allowed to wait per model; one more gets 429 with Retry-After."""
     max_body_bytes: int = 4 * 1024 * 1024

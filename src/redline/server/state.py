@@ -37,7 +37,7 @@ class Started:
 
 
 def _load(model: str, settings: ServerSettings) -> Engine:
-    if settings.n_threads is None and settings.gpu_layers is None:
+    if settings.n_threads is None and settings.gpu_layers is None and settings.parallel == 1:
         engine = get_engine(model, n_ctx=settings.n_ctx)
     else:
         engine = Engine(
@@ -45,6 +45,7 @@ def _load(model: str, settings: ServerSettings) -> Engine:
             n_ctx=settings.n_ctx,
             n_threads=settings.n_threads,
             gpu_layers=settings.gpu_layers,
+            parallel=settings.parallel,
         )
     engine.prompt_cache.limit_bytes = settings.cache_ram_mb * 2**20
     log.info("%s: %s", engine.name, engine.offload.reason)

@@ -1,7 +1,8 @@
-"""One engine, one thread, one queue: how many async clients share a model.
+"""One engine, its threads, one queue: how many async clients share a model.
 
-The engine is single-threaded (its generator holds a lock while alive), so each
-model gets a dedicated worker thread that runs generations one after another.
+An engine generates ``parallel`` requests at a time (one by default; more with
+continuous batching, ``redline serve --parallel N``), so each model gets that
+many worker threads, each running one generation after another.
 Chunks cross to the event loop with ``call_soon_threadsafe`` onto a per-job
 ``asyncio.Queue``: no polling, well under a millisecond per hop. Cancelling a
 job sets its ``threading.Event``; the engine checks it between decode steps,
@@ -86,8 +87,12 @@ class ModelWorker:
         self._count_lock = threading.Lock()
         self._active: set[Job] = set()
         self._accepting = True
-        self._thread = threading.Thread(target=self._run, name=f"redline-{self.name}", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"redline-{self.name}-{i}", daemon=True)
+            for i in range(getattr(engine, "parallel", 1))
+        ]
+        for thread in self._threads:
+            thread.start()
 
     # -- submitting (event loop side) ---------------------------------------------
     def submit(self, request: GenerationRequest) -> Job:
@@ -120,8 +125,11 @@ class ModelWorker:
     def stop(self, timeout: float = 5.0) -> None:
         self._accepting = False
         self.cancel_all()
-        self._jobs.put(None)
-        self._thread.join(timeout)
+        for _ in self._threads:
+            self._jobs.put(None)
+        deadline = time.perf_counter() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.perf_counter()))
 
     # -- running (worker thread side) --------------------------------------------
     def _run(self) -> None:
