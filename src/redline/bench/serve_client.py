@@ -88,7 +88,8 @@ def start_llama_cpp(gguf: Path, n_ctx: int, n_threads: int, log: Path) -> Proces
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf)]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx)]
     cmd += ["--n_threads", str(n_threads), "--n_threads_batch", str(n_threads)]
-    cmd += ["--verbose", "False"]
+    # queue concurrent requests instead of cutting the running stream off (its default)
+    cmd += ["--verbose", "False", "--interrupt_requests", "False"]
     return Process(cmd, port, log, "/v1/models")
 
 

@@ -312,15 +312,40 @@ _DELEGATED = {
         "gemma3-270m",
     ),
     "decode": ("run_decode_bench", None, "Decoding speed of the engine.", "gemma3-270m"),
-    "serve": (
-        "run_serve_bench",
-        "plot_serve",
-        "redline serve vs llama_cpp.server.",
-        "smollm2-135m",
-    ),
 }
 for _name, (_func, _plot, _help, _model) in _DELEGATED.items():
     bench_app.command(_name, help=_help)(_delegate(_name, _func, _plot, _model))
+
+_serve = _delegate("serve", "run_serve_bench", "plot_serve", "smollm2-135m")
+
+
+@bench_app.command("serve")
+def serve_bench(
+    model: str = typer.Option("smollm2-135m", "--model", "-m"),
+    quick: bool = typer.Option(False, "--quick", help="A smaller, faster run."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    concurrency: int = typer.Option(
+        0,
+        "--concurrency",
+        min=0,
+        help="N clients at once: redline serve --parallel N vs llama_cpp.server (only that).",
+    ),
+) -> None:
+    """redline serve vs llama_cpp.server (with --concurrency N: N clients at once)."""
+    if not concurrency:
+        _serve(model=model, quick=quick, json_out=json_out)
+        return
+    from rich.console import Console
+
+    from redline.bench.results import save
+    from redline.bench.serve_concurrency import run_concurrency_bench
+
+    _exit_on_sigterm()
+    console = Console(stderr=True) if json_out else None
+    result = run_concurrency_bench(model, quick, concurrency=concurrency, console=console)
+    if json_out:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    save(result, "serve-concurrency")
 
 
 def register(app: typer.Typer) -> None:
