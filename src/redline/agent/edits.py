@@ -245,16 +245,20 @@ def repeating_lines(text: str) -> bool:
 def rewrite_messages(
     instruction: str, text: str, *, path: str = "", history: list[dict[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
-    """The chat messages of a whole-file rewrite request: ``history`` (or the rewrite
-    system prompt), then the old text as a fenced listing and the instruction after it.
+    """The chat messages of a whole-file rewrite request: ``history`` (if any), then
+    the old text as a fenced listing and the instruction after it.
 
-    The order is measured (``redline bench edit``): with the instruction after the
+    The layout is measured (``redline bench edit``): with the instruction after the
     listing and the reply asked for in a fence, Qwen2.5-Coder-1.5B carried out 6 of
-    8 edits (5 with the instruction first) and the 0.5B kept 91–98 % of a file's
-    lines where it had rewritten whole functions."""
+    8 edits (5 with the instruction first). No system message of its own: the chat
+    template's default goes in (Qwen's "You are Qwen, created by Alibaba Cloud...").
+    Measured on the 8 edit cases, greedy, with the prediction: the 0.5B carried out
+    4 (1 with a system message that said "rewrite the file as asked, keep every
+    line"), the 1.5B 5 either way; the 0.5B had copied the file and left the change out."""
     name = path or "the text"
-    prompt = render("rewrite.md", instruction=instruction, path=name, listing=show_file(name, text))
-    messages = [*(history or [{"role": "system", "content": render("rewrite_system.md")}])]
+    listing = show_file(name, text)
+    prompt = render("rewrite.md", instruction=instruction, path=name, listing=listing).rstrip()
+    messages = [*(history or [])]
     messages.append({"role": "user", "content": prompt})
     return messages
 
