@@ -148,5 +148,6 @@ def test_the_plan_puts_steps_first_and_never_splits_rows_that_need_logits() -> N
     big_verify = _Step(_Seq(3), list(range(30)), all_logits=True)  # type: ignore[arg-type]
     chosen = plan(holder, [prompt, one, verify, big_verify])  # type: ignore[arg-type]
     # shortest first: the one-token step, then the 30-row verify; the 40-row verify
-    # does not fit whole in the 33 left, so it waits; the prompt takes the room left
-    assert [(s.session.seq_id, take) for s, take in chosen] == [(1, 1), (3, 30), (0, 33)]
+    # does not fit whole in the 33 left, so it waits; the prompt takes the room left;
+    # the batch holds them in sequence order
+    assert [(s.session.seq_id, take) for s, take in chosen] == [(0, 33), (1, 1), (3, 30)]

@@ -118,9 +118,10 @@ def measure_ceiling(engine: Engine, batch: int = 64, repeats: int = 3) -> dict[s
     probe = context[:batch]
     for _ in range(repeats):
         t0 = time.perf_counter()
-        for tok in probe[:32]:
+        ones = probe[:32]
+        for tok in ones:
             s.decode([tok], all_logits=False)
-        singles.append((time.perf_counter() - t0) / 32)
+        singles.append((time.perf_counter() - t0) / len(ones))
         s.truncate(base)
         t0 = time.perf_counter()
         s.decode(probe, all_logits=True)
