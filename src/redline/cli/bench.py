@@ -319,6 +319,27 @@ for _name, (_func, _plot, _help, _model) in _DELEGATED.items():
 _serve = _delegate("serve", "run_serve_bench", "plot_serve", "smollm2-135m")
 
 
+@bench_app.command("parallel")
+def parallel_bench(
+    model: str = typer.Option("qwen2.5-coder-0.5b", "--model", "-m"),
+    exercises: str = typer.Option("4", "--exercises", help="A count (the first N) or names."),
+    data: Path | None = typer.Option(None, "--data", help="The polyglot-python folder."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """N polyglot exercises by `exec --parallel N` sub-agents vs one after another."""
+    from rich.console import Console
+
+    from redline.bench.parallel_agents import run_parallel_bench
+    from redline.bench.results import save
+
+    _exit_on_sigterm()
+    console = Console(stderr=True) if json_out else None
+    result = run_parallel_bench(model, exercises=exercises, data=data, console=console)
+    if json_out:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    save(result, "parallel-agents")
+
+
 @bench_app.command("serve")
 def serve_bench(
     model: str = typer.Option("smollm2-135m", "--model", "-m"),
