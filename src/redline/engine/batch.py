@@ -33,9 +33,13 @@ from redline.engine.llama import Session
 from redline.errors import ModelLoadError, RedlineError
 
 GATHER_S = 0.003
+GATHER_SHARE = 0.25
 """How long a step waits for running sequences that have not handed in their next
-tokens yet. Between two decodes a sequence only picks its token and scans for stop
-strings (well under a millisecond); one that takes longer misses one batch."""
+tokens yet: ``GATHER_S``, or this share of the last decode's time if that is longer.
+Between two decodes a sequence only picks its token and scans for stop strings
+(about a millisecond, but several Python threads and the server's event loop take
+turns on the GIL); one that comes late misses a whole batch, so waiting a quarter of
+one costs less than leaving it out."""
 
 
 @dataclass(eq=False)
@@ -68,6 +72,7 @@ class Scheduler:
         self._waiting: dict[int, _Step] = {}
         self._running: set[int] = set()
         self._closed = False
+        self._last_s = 0.0  # the last decode's time
         self.batches = 0
         """Decodes run (for tests and /metrics)."""
         self.rows = 0
@@ -124,7 +129,7 @@ class Scheduler:
                     step.ready.set()
                 self._waiting.clear()
                 return None
-            deadline = time.monotonic() + GATHER_S
+            deadline = time.monotonic() + max(GATHER_S, GATHER_SHARE * self._last_s)
             while not self._running <= self._waiting.keys():
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -187,6 +192,7 @@ class Scheduler:
                 n += 1
             outputs.append(take if step.all_logits else int(last))
         b.n_tokens = n
+        started = time.perf_counter()
         with self.lock:
             rc = llama_cpp.llama_decode(self.ctx, b)
             if rc != 0:
@@ -203,6 +209,7 @@ class Scheduler:
                 assert logits is not None
                 rows.append(logits[at : at + count].copy())  # the buffer is reused next decode
                 at += count
+        self._last_s = time.perf_counter() - started
         self.batches += 1
         self.rows += n
         return rows
