@@ -144,3 +144,43 @@ def _wait_for(condition, timeout: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not reached"
         time.sleep(0.02)
+
+
+def test_concurrent_turns_spread_over_backends_of_equal_speed(fake_server):
+    """Four turns at once (parallel sub-agents) do not all queue on the top-ranked
+    backend: each new turn joins the shortest expected queue."""
+    import threading
+
+    a, b = fake_server(first_token_delay_s=0.3), fake_server(first_token_delay_s=0.3)
+    router = Router([remote("a", a), remote("b", b)])
+    for _ in range(4):  # warm-up: both get an estimate
+        assert collect(router.stream(ask())).ok
+    before = a.stats.hits, b.stats.hits
+    go = threading.Barrier(4)
+    winners: list[str] = []
+
+    def turn() -> None:
+        go.wait()
+        reply = collect(router.stream(ask()))
+        assert reply.ok
+        winners.append(reply.provider)
+
+    threads = [threading.Thread(target=turn) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(winners) == ["a", "a", "b", "b"], winners
+    assert (a.stats.hits - before[0], b.stats.hits - before[1]) == (2, 2)
+    assert all(m.in_flight == 0 for m in router.members)
+
+
+def test_a_much_faster_backend_still_takes_concurrent_turns(fake_server):
+    slow, fast = fake_server(first_token_delay_s=1.5), fake_server()
+    router = Router([remote("slow", slow), remote("fast", fast)])
+    for _ in range(4):
+        assert collect(router.stream(ask())).ok
+    fast_member = next(m for m in router.members if m.name == "fast")
+    fast_member.in_flight = 2  # two turns already streaming there
+    assert router.ranked(ask())[0].name == "fast"  # 3x a few ms still beats 1.5 s
+    fast_member.in_flight = 0

@@ -59,7 +59,9 @@ class _Attempt:
     timings: TimingsEvent | None = None
 
 
-def _pump(attempt: _Attempt, request: ChatRequest, out: queue.Queue[tuple[int, object]]) -> None:
+def _pump(
+    router: Router, attempt: _Attempt, request: ChatRequest, out: queue.Queue[tuple[int, object]]
+) -> None:
     """Run one provider's stream in this thread, forwarding every event to ``out``."""
     events = attempt.member.provider.stream(request, attempt.cancel)
     try:
@@ -69,6 +71,7 @@ def _pump(attempt: _Attempt, request: ChatRequest, out: queue.Queue[tuple[int, o
         name = attempt.member.name
         out.put((attempt.index, ErrorEvent(ProviderError(f"{name}: {exc}", provider=name))))
     finally:
+        router.busy(attempt.member, -1)
         close = getattr(events, "close", None)
         if close is not None:
             close()
@@ -96,7 +99,7 @@ class _Race:
         self.attempts.append(attempt)
         threading.Thread(
             target=_pump,
-            args=(attempt, self.request, self.out),
+            args=(self.router, attempt, self.request, self.out),
             name=f"redline-hedge-{member.name}",
             daemon=True,
         ).start()

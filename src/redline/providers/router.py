@@ -8,6 +8,11 @@ Policies:
   set-up, so it is not counted) and a provider whose estimate is older than
   ``explore_after_s`` is tried once more, so a backend that got faster is found
   again without a random coin deciding which request pays for it.
+  A provider's expected time is multiplied by one plus the turns it is serving
+  now (``in_flight``), so concurrent turns (parallel sub-agents, several
+  clients) spread over the backends: the next turn goes where it would finish
+  first if each backend served its turns one after another, and a much faster
+  backend still takes several at once.
 - ``ordered``: the configured order; the others are fail-over only.
 - ``hedge``: like ``fastest``, but if the first choice has shown no token after a
   delay (its recent TTFT at ``hedge_quantile``), start the next one too, keep
@@ -61,6 +66,8 @@ class Member:
     provider: Provider
     breaker: CircuitBreaker
     stats: LatencyStats = field(default_factory=LatencyStats)
+    in_flight: int = 0
+    """Turns this member is streaming now (changed under the router's lock)."""
 
     @property
     def name(self) -> str:
@@ -136,29 +143,40 @@ class Router:
 
     def ranked(self, request: ChatRequest | None = None) -> list[Member]:
         """Members in the order this policy would try them (breakers not applied)."""
+        with self._lock:
+            return self._rank(request)
+
+    def _rank(self, request: ChatRequest | None) -> list[Member]:
+        """``ranked`` with the lock held."""
         if self.policy == "ordered":
             return list(self.members)
         tokens = min(request.max_tokens if request else self.typical_tokens, self.typical_tokens)
         now = self.clock()
-        with self._lock:
-            keyed = []
-            for position, member in enumerate(self.members):
-                stats = member.stats
-                expected = stats.expected_s(tokens, self.default_tok_s)
-                stale = (
-                    stats.last_sample_at is not None
-                    and now - stats.last_sample_at > self.explore_after_s
-                )
-                probe = member.breaker.state == "half-open"
-                if expected is None:
-                    group = 0  # untried: warm up
-                elif probe or stale:
-                    group = 1  # probe a recovered breaker / refresh a stale estimate
-                else:
-                    group = 2
-                keyed.append((group, expected or 0.0, position, member))
+        keyed = []
+        for position, member in enumerate(self.members):
+            stats = member.stats
+            expected = stats.expected_s(tokens, self.default_tok_s)
+            stale = (
+                stats.last_sample_at is not None
+                and now - stats.last_sample_at > self.explore_after_s
+            )
+            probe = member.breaker.state == "half-open"
+            if expected is None:
+                group = 0  # untried: warm up, one turn at a time each
+            elif probe or stale:
+                group = 1  # probe a recovered breaker / refresh a stale estimate
+            else:
+                group = 2
+            # busy members wait their turn: a new turn joins the shortest expected queue
+            load = member.in_flight if expected is None else expected * (1 + member.in_flight)
+            keyed.append((group, load, position, member))
         keyed.sort(key=lambda item: item[:3])
         return [item[3] for item in keyed]
+
+    def busy(self, member: Member, change: int) -> None:
+        """A turn on ``member`` starts (+1, done by ``candidates``) or ends (-1)."""
+        with self._lock:
+            member.in_flight += change
 
     def hedge_delay(self, member: Member) -> float:
         """How long to wait for ``member``'s first token before starting a backup."""
@@ -220,10 +238,26 @@ class Router:
     def candidates(
         self, request: ChatRequest, exclude: frozenset[str] = frozenset()
     ) -> Iterator[Member]:
-        """Members to try, in order, each admitted by its circuit breaker when reached."""
-        for member in self.ranked(request):
-            if member.name not in exclude and member.breaker.allow():
-                yield member
+        """Members to try, best first, each admitted by its circuit breaker when reached.
+
+        Each is ranked when it is needed and counted busy in the same step (under the
+        lock), so turns that start together see each other and spread; the caller
+        ends the count with ``busy(member, -1)`` when that member's stream is over."""
+        seen = set(exclude)
+        while True:
+            with self._lock:
+                pick = None
+                for member in self._rank(request):
+                    if member.name in seen:
+                        continue
+                    seen.add(member.name)
+                    if member.breaker.allow():
+                        pick = member
+                        member.in_flight += 1
+                        break
+            if pick is None:
+                return
+            yield pick
 
     def stream(
         self, request: ChatRequest, cancel: threading.Event | None = None
@@ -261,8 +295,9 @@ class Router:
         cancel: threading.Event | None,
         tried: list[str],
     ) -> Iterator[Event]:
-        """Forward one member's stream; returns its error when the turn may go on
-        elsewhere: it died before any token, or after one on a restartable request."""
+        """Forward one member's stream (a turn ``candidates`` counted busy there);
+        returns its error when the turn may go on elsewhere: it died before any
+        token, or after one on a restartable request."""
         started = time.monotonic()
         first_at: float | None = None
         timings: TimingsEvent | None = None
@@ -299,6 +334,7 @@ class Router:
                 yield event
             return None
         finally:
+            self.busy(member, -1)
             close = getattr(events, "close", None)
             if close is not None:
                 close()
