@@ -75,11 +75,11 @@ class Process:
         self._fh.close()
 
 
-def start_redline(model: str, n_ctx: int, n_threads: int, log: Path) -> Process:
+def start_redline(model: str, n_ctx: int, n_threads: int, log: Path, parallel: int = 1) -> Process:
     port = free_port()
     cmd = [sys.executable, "-c", "from redline.cli import main; main()", "serve"]
     cmd += ["--model", model, "--port", str(port), "--n-ctx", str(n_ctx), "--log-level", "warning"]
-    cmd += ["--n-threads", str(n_threads)]
+    cmd += ["--n-threads", str(n_threads), "--parallel", str(parallel)]
     return Process(cmd, port, log, "/health")
 
 

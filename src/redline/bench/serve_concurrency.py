@@ -37,11 +37,10 @@ from rich.table import Table
 
 from redline.bench.edit import measure_ceiling
 from redline.bench.serve_client import (
-    Process,
     Turn,
-    free_port,
     sse_turn,
     start_llama_cpp,
+    start_redline,
     threads,
 )
 from redline.engine.engine import Engine
@@ -57,16 +56,6 @@ PROMPTS = [
     "Write a Python function that checks whether a number is prime.",
     "Write a Python function that reverses the words of a sentence.",
 ]
-
-
-def start_parallel_redline(model: str, n_ctx: int, n_threads: int, n: int, log: Path) -> Process:
-    import sys
-
-    port = free_port()
-    cmd = [sys.executable, "-c", "from redline.cli import main; main()", "serve"]
-    cmd += ["--model", model, "--port", str(port), "--n-ctx", str(n_ctx), "--log-level", "warning"]
-    cmd += ["--n-threads", str(n_threads), "--parallel", str(n)]
-    return Process(cmd, port, log, "/health")
 
 
 def _body(prompt: str, max_tokens: int, model: str, plain: bool) -> dict[str, Any]:
@@ -171,7 +160,7 @@ def run_concurrency_bench(
     engine = Engine(model, n_ctx=1024)  # tokenises the outputs (both servers alike)
     name = engine.name
     logs = Path(tempfile.mkdtemp(prefix="redline-bench-concurrency-"))
-    red = start_parallel_redline(model, n_ctx, n_threads, n, logs / "redline.log")
+    red = start_redline(model, n_ctx, n_threads, logs / "redline.log", parallel=n)
     try:
         with httpx.Client(timeout=900) as http:
             sse_turn(http, red.base, _body("Hello", 4, name, False))  # page the model in
