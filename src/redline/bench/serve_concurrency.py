@@ -232,9 +232,13 @@ def _print(result: dict[str, Any], console: Console) -> None:
     console.print(
         f"aggregate: {r['vs_single_stream']}x one stream, {r['vs_llama_cpp_server']}x "
         f"llama_cpp.server with the same {n} clients; text the same as alone on "
-        f"{result['same_text_as_alone']:.0%} of streams; a request joining {n - 1} busy "
-        f"streams: p95 TTFT {busy:.0f} ms vs {idle:.0f} ms idle (median) = "
-        f"{r['busy_p95_over_idle_ttft']}x"
+        f"{result['same_text_as_alone']:.0%} of streams; "
+        + (
+            f"a request joining {n - 1} busy streams: p95 TTFT {busy:.0f} ms vs {idle:.0f} ms "
+            f"idle (median) = {r['busy_p95_over_idle_ttft']}x"
+            if result["busy_ttft_ms"]
+            else "no request joined a busy server (the long streams ended first)"
+        )
     )
     curve = ", ".join(f"{rows} rows {x}x" for rows, x in result["batch_ceiling"].items())
     console.print(
