@@ -13,12 +13,14 @@ speculative engine verifies those tokens in batches instead of decoding them.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import re
 import threading
 from dataclasses import dataclass
 from typing import Any
 
+from redline.agent.regions import Region, find_region
 from redline.agent.templates import render
 from redline.engine.text import ends_in_loop
 from redline.errors import EditError
@@ -268,6 +270,63 @@ def rewrite_prediction(text: str, path: str = "") -> str | None:
     return fenced(path, text) if text else None
 
 
+@dataclass
+class RewritePlan:
+    """One rewrite request (messages and prediction) and how its reply becomes the
+    new text: the whole text, or the part of a Python file the task is about
+    (:mod:`redline.agent.regions`) spliced back into it."""
+
+    text: str
+    messages: list[dict[str, Any]]
+    prediction: str | None
+    region: Region | None = None
+
+    def result(self, reply: str) -> str | None:
+        """The new whole text from the model's (fence-stripped) reply; None when a
+        part's reply would leave a parsing file unparseable (ask for the whole file)."""
+        if self.region is None:
+            return reply
+        new = self.region.splice(self.text, reply)
+        return new if _parses(new) or not _parses(self.text) else None
+
+
+def plan_rewrite(
+    instruction: str,
+    text: str,
+    *,
+    path: str = "",
+    history: list[dict[str, Any]] | None = None,
+    whole: bool = False,
+) -> RewritePlan:
+    """The request for ``instruction`` on ``text``: the part it names when the file
+    is Python and long (``whole`` forces the whole-file request)."""
+    region = None
+    if not whole and (path.endswith(".py") or not path):
+        region = find_region(text, instruction)
+    if region is None:
+        messages = rewrite_messages(instruction, text, path=path, history=history)
+        return RewritePlan(text, messages, rewrite_prediction(text, path))
+    part = region.part(text)
+    prompt = render(
+        "rewrite_part.md",
+        path=path or "the file",
+        start=region.start,
+        end=region.end,
+        fenced=fenced(path or "x.py", part).rstrip("\n"),
+        instruction=instruction,
+    ).rstrip()
+    messages = [*(history or []), {"role": "user", "content": prompt}]
+    return RewritePlan(text, messages, fenced(path or "x.py", part), region)
+
+
+def _parses(text: str) -> bool:
+    try:
+        ast.parse(text)
+    except SyntaxError:
+        return False
+    return True
+
+
 def rewrite(
     provider: Provider,
     instruction: str,
@@ -278,16 +337,32 @@ def rewrite(
     max_tokens: int = 4096,
     cancel: threading.Event | None = None,
 ) -> Rewrite:
-    """Ask for the whole new text; the old text goes along as ``prediction``.
+    """Ask for the new text; the old text (or part) goes along as ``prediction``.
 
+    A long Python file is rewritten in the part the task names; a reply that
+    would break the file's syntax there is asked for again as the whole file.
     A reply that falls into a loop is stopped there (finish reason ``"loop"``):
     it could only end at the token limit, and nothing of it would be written.
     """
-    messages = rewrite_messages(instruction, text, path=path, history=history)
+    plan = plan_rewrite(instruction, text, path=path, history=history)
+    got = _ask(provider, plan, max_tokens, cancel)
+    if got.finish_reason in ("length", "loop") or plan.region is None:
+        return got
+    new = plan.result(got.text)
+    if new is not None:
+        return Rewrite(new, got.timings, got.finish_reason)
+    whole = plan_rewrite(instruction, text, path=path, history=history, whole=True)
+    return _ask(provider, whole, max_tokens, cancel)
+
+
+def _ask(
+    provider: Provider, plan: RewritePlan, max_tokens: int, cancel: threading.Event | None
+) -> Rewrite:
+    """One streamed rewrite request; the reply's text without its fence."""
     request = ChatRequest(
-        messages=messages,
+        messages=plan.messages,
         max_tokens=max_tokens,
-        prediction=rewrite_prediction(text, path),
+        prediction=plan.prediction,
         temperature=0.0,
     )
     parts: list[str] = []

@@ -16,6 +16,7 @@ the throughput of one-token decoding, measured in the same run.
 from __future__ import annotations
 
 import ast
+import copy
 import difflib
 import json
 import platform
@@ -28,9 +29,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from redline.agent.edits import rewrite_messages, rewrite_prediction, strip_fence
+from redline.agent.edits import RewritePlan, plan_rewrite, strip_fence
 from redline.engine.engine import Engine
-from redline.engine.types import GenerationRequest
+from redline.engine.types import GenerationRequest, Timings
 
 EXAMPLE = '''Each example shows a Python file before and after a requested change. The file \
 after the change is complete and otherwise identical to the file before.
@@ -78,9 +79,10 @@ class EditCase:
             f"### Before:\n<<<\n{self.source()}>>>\n### After:\n<<<\n"
         )
 
-    def messages(self) -> list[dict[str, str]]:
-        """The agent's own rewrite request for this change."""
-        return rewrite_messages(self.instruction, self.source(), path=self.file)
+    def plan(self, whole: bool = False) -> RewritePlan:
+        """The agent's own rewrite request for this change (the part it names, or
+        with ``whole`` the whole file)."""
+        return plan_rewrite(self.instruction, self.source(), path=self.file, whole=whole)
 
     def applied(self, output: str) -> bool:
         """The change is there, the file still parses, and the rest of it is kept.
@@ -141,22 +143,69 @@ QUICK_MAX_TOKENS = 320
 
 def run_case(engine: Engine, case: EditCase, max_tokens: int | None = None) -> dict[str, Any]:
     old = case.source()
-    n_old = len(engine.tokenize(old))
+    if not engine.chat.native:
+        n_old = len(engine.tokenize(old))
+        budget = min(int(n_old * 1.3) + 64, max_tokens or 1 << 30)
+        request = dict(prompt=case.prompt(), stop=[">>>"], max_tokens=budget)
+        plain_text, plain, _ = engine.complete(GenerationRequest(**request, speculative=False))
+        spec_text, spec, _ = engine.complete(GenerationRequest(**request, prediction=old))
+        return _row(case, plain_text, plain, spec_text, spec, part=None)
+    plan = case.plan()
+    plain_text, plain = _ask(engine, plan, max_tokens, speculative=False)
+    spec_text, spec = _ask(engine, plan, max_tokens, speculative=True)
+    if plan.region is not None and plan.result(spec_text) is None:
+        # As ``agent.edits.rewrite`` does: a part that breaks the file's syntax is
+        # asked for again as the whole file (both decoders, their costs added).
+        whole = case.plan(whole=True)
+        plain_text, more = _ask(engine, whole, max_tokens, speculative=False)
+        plain = _sum(plain, more)
+        spec_text, more = _ask(engine, whole, max_tokens, speculative=True)
+        spec = _sum(spec, more)
+        plan = whole
+    part = None if plan.region is None else f"{plan.region.start}-{plan.region.end}"
+    plain_new = plan.result(plain_text) or plain_text
+    spec_new = plan.result(spec_text) or spec_text
+    return _row(case, plain_new, plain, spec_new, spec, part=part)
+
+
+def _ask(
+    engine: Engine, plan: RewritePlan, max_tokens: int | None, *, speculative: bool
+) -> tuple[str, Timings]:
+    """One greedy rewrite request; the reply without its fence."""
+    n_old = len(engine.tokenize(plan.prediction or ""))
     budget = int(n_old * 1.3) + 64
-    common: dict[str, Any] = dict(max_tokens=min(budget, max_tokens or budget))
-    prediction: str | None = old
-    if engine.chat.native:
-        common["messages"] = case.messages()
-        prediction = rewrite_prediction(old, case.file)
-    else:
-        common.update(prompt=case.prompt(), stop=[">>>"])
-    plain_text, plain, _ = engine.complete(GenerationRequest(**common, speculative=False))
-    spec_text, spec, _ = engine.complete(GenerationRequest(**common, prediction=prediction))
-    if engine.chat.native:
-        plain_text, spec_text = strip_fence(plain_text), strip_fence(spec_text)
+    request = GenerationRequest(
+        messages=plan.messages,
+        max_tokens=min(budget, max_tokens or budget),
+        prediction=plan.prediction if speculative else None,
+        speculative=speculative,
+    )
+    text, stats, _ = engine.complete(request)
+    return strip_fence(text), stats
+
+
+def _sum(a: Timings, b: Timings) -> Timings:
+    """Two requests' costs as one (the decode rate recomputed from the sums)."""
+    out = copy.copy(a)
+    for name in (
+        "completion_tokens",
+        "decode_s",
+        "drafted_tokens",
+        "accepted_tokens",
+        "verify_batches",
+        "total_s",
+    ):
+        setattr(out, name, getattr(a, name) + getattr(b, name))
+    return out
+
+
+def _row(
+    case: EditCase, plain_text: str, plain: Timings, spec_text: str, spec: Timings, part: str | None
+) -> dict[str, Any]:
     return {
         "id": case.id,
         "file": case.file,
+        "part": part or "whole",
         "output_tokens": spec.completion_tokens,
         "plain_tok_s": round(plain.decode_tok_s, 2),
         "spec_tok_s": round(spec.decode_tok_s, 2),
@@ -213,6 +262,7 @@ def _print(result: dict[str, Any]) -> None:
     table = Table(title=f"redline bench edit — {result['model']} ({result['machine']})")
     for col in (
         "case",
+        "lines",
         "tokens",
         "plain tok/s",
         "spec tok/s",
@@ -225,6 +275,7 @@ def _print(result: dict[str, Any]) -> None:
     for r in result["cases"]:
         table.add_row(
             r["id"],
+            r.get("part", "whole"),
             str(r["output_tokens"]),
             f"{r['plain_tok_s']:.1f}",
             f"{r['spec_tok_s']:.1f}",

@@ -1,0 +1,102 @@
+"""The part of a file a rewrite asks for: found from the task's words, spliced back."""
+
+from __future__ import annotations
+
+import ast
+from importlib import resources
+
+from redline.agent.edits import rewrite
+from redline.agent.regions import find_region
+from redline.providers.scripted import ScriptedProvider
+
+
+def source(name: str) -> str:
+    return (resources.files("redline.bench") / "data" / "edit" / name).read_text()
+
+
+def lines(text: str, region) -> list[str]:
+    return text.splitlines()[region.start - 1 : region.end]
+
+
+def test_a_named_function_and_its_neighbour() -> None:
+    text = source("fnmatch.py")
+    region = find_region(text, "add a docstring to _compile_pattern")
+    assert region is not None and region.indent == ""
+    part = lines(text, region)
+    assert part[0].startswith("def _compile_pattern") or part[0].startswith("@")
+    assert any(ln.startswith("def ") and "_compile_pattern" not in ln for ln in part[1:])
+    assert region.end - region.start < 40
+
+
+def test_a_rename_takes_every_use_and_a_method_is_dedented() -> None:
+    text = source("colorsys.py")
+    region = find_region(text, "rename the helper function _v to _hue_to_value everywhere")
+    assert region is not None
+    part = "\n".join(lines(text, region))
+    assert "def _v(" in part and part.count("_v(") == 4  # the definition and its three calls
+    sched = source("sched.py")
+    method = find_region(sched, "add a parameter max_events=None to the run method")
+    assert method is not None and method.indent == "    "
+    assert method.part(sched).startswith("def run(")
+
+
+def test_an_attribute_is_found_where_it_is_first_assigned() -> None:
+    text = source("reprlib.py")
+    region = find_region(text, "change the default maxlevel from 6 to 8")
+    assert region is not None
+    assert "self.maxlevel = 6" in "\n".join(lines(text, region))
+
+
+def test_whole_file_when_nothing_is_named_the_part_is_big_or_the_file_short() -> None:
+    assert find_region(source("chunk.py"), "make it faster") is None
+    assert find_region(source("linecache.py"), "rename module_globals to g everywhere") is None
+    assert find_region("def f():\n    return 1\n", "change f") is None
+    assert find_region("def f(:\n" * 80, "change f") is None
+
+
+def test_splice_replaces_the_part_and_reindents() -> None:
+    sched = source("sched.py")
+    region = find_region(sched, "add a parameter max_events=None to the run method")
+    assert region is not None
+    reply = region.part(sched).replace(
+        "def run(self, blocking=True):", "def run(self, blocking=True, max_events=None):"
+    )
+    new = region.splice(sched, reply)
+    assert "    def run(self, blocking=True, max_events=None):" in new
+    assert len(new.splitlines()) == len(sched.splitlines())
+    ast.parse(new)
+
+
+def test_a_reply_with_only_new_code_is_inserted_after_the_named_unit() -> None:
+    text = source("bisect.py")
+    region = find_region(text, "add a function contains(a, x) after insort_left")
+    assert region is not None
+    reply = "def contains(a, x):\n    return x in a\n"
+    new = region.splice(text, reply)
+    assert new.index("def insort_left") < new.index("def contains") < new.index("def bisect_left")
+    assert all(line in new.splitlines() for line in text.splitlines())  # nothing lost
+    ast.parse(new)
+
+
+def test_rewrite_asks_for_the_part_and_returns_the_whole_file() -> None:
+    text = source("reprlib.py")
+    region = find_region(text, "change the default maxlevel from 6 to 8")
+    assert region is not None
+    reply = region.part(text).replace("self.maxlevel = 6", "self.maxlevel = 8")
+    provider = ScriptedProvider([f"```python\n{reply}```"])
+    result = rewrite(provider, "change the default maxlevel from 6 to 8", text, path="reprlib.py")
+    assert result.text == text.replace("self.maxlevel = 6", "self.maxlevel = 8")
+    request = provider.requests[0]
+    assert request.prediction == f"```python\n{region.part(text)}```\n"
+    assert f"lines {region.start}-{region.end}" in request.messages[-1]["content"]
+    assert len(request.messages[-1]["content"]) < len(text) / 2
+
+
+def test_a_part_that_breaks_the_syntax_is_asked_for_again_whole() -> None:
+    text = source("reprlib.py")
+    fixed = text.replace("self.maxlevel = 6", "self.maxlevel = 8")
+    provider = ScriptedProvider(["```python\ndef __init__(self:\n```", f"```python\n{fixed}```"])
+    result = rewrite(provider, "change the default maxlevel from 6 to 8", text, path="reprlib.py")
+    assert result.text == fixed
+    assert len(provider.requests) == 2
+    assert provider.requests[1].prediction == f"```python\n{text}```\n"
