@@ -100,3 +100,17 @@ def test_a_part_that_breaks_the_syntax_is_asked_for_again_whole() -> None:
     assert result.text == fixed
     assert len(provider.requests) == 2
     assert provider.requests[1].prediction == f"```python\n{text}```\n"
+
+
+def test_a_renamed_function_alone_replaces_the_part() -> None:
+    """A reply that renames the only definition of its part keeps the body's lines:
+    it is the part rewritten, not new code to insert."""
+    text = (
+        "\n".join(f"X{i} = {i}" for i in range(70))
+        + "\n\ndef _v(a):\n    b = a + 1\n    return b * 2\n"
+    )
+    region = find_region(text, "rename _v to value everywhere")
+    assert region is not None and "_v" in region.names
+    reply = region.part(text).replace("def _v(", "def value(")
+    new = region.splice(text, reply)
+    assert "def value(a):" in new and "def _v(" not in new

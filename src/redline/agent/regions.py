@@ -61,11 +61,20 @@ class Region:
         lines = text.splitlines(True)
         new = reply if reply.endswith("\n") or not reply else reply + "\n"
         new = textwrap.indent(new, self.indent)
-        added = _top_names(reply)
-        if self.names and added is not None and added and not added & self.names:
+        if self._only_new_code(text, reply):
             gap = "\n" if self.anchor < len(lines) and lines[self.anchor].strip() else ""
             return "".join([*lines[: self.anchor], "\n", new, gap, *lines[self.anchor :]])
         return "".join([*lines[: self.start - 1], new, *lines[self.end :]])
+
+    def _only_new_code(self, text: str, reply: str) -> bool:
+        """The reply defines only names the part does not, and repeats little of it
+        (a renamed function keeps its body's lines: that is a rewrite, not new code)."""
+        added = _top_names(reply)
+        if not self.names or not added or added & self.names:
+            return False
+        old = {ln.strip() for ln in self.part(text).splitlines() if ln.strip()}
+        new = [ln.strip() for ln in reply.splitlines() if ln.strip()]
+        return sum(ln in old for ln in new) * 2 < len(new)
 
 
 def find_region(text: str, instruction: str) -> Region | None:
