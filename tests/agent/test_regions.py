@@ -114,3 +114,14 @@ def test_a_renamed_function_alone_replaces_the_part() -> None:
     reply = region.part(text).replace("def _v(", "def value(")
     new = region.splice(text, reply)
     assert "def value(a):" in new and "def _v(" not in new
+
+
+def test_only_a_python_path_is_cut_into_parts() -> None:
+    from redline.agent.edits import plan_rewrite
+
+    text = source("reprlib.py")
+    task = "change the default maxlevel from 6 to 8"
+    assert plan_rewrite(task, text, path="reprlib.py").region is not None
+    assert plan_rewrite(task, text, path="notes.txt").region is None
+    assert plan_rewrite(task, text).region is None  # no path: prose can parse as Python
+    assert plan_rewrite(task, text, path="reprlib.py", whole=True).region is None

@@ -298,10 +298,11 @@ def plan_rewrite(
     history: list[dict[str, Any]] | None = None,
     whole: bool = False,
 ) -> RewritePlan:
-    """The request for ``instruction`` on ``text``: the part it names when the file
-    is Python and long (``whole`` forces the whole-file request)."""
+    """The request for ``instruction`` on ``text``: the part it names when ``path``
+    is a long Python file (``whole`` forces the whole-file request; a text without a
+    Python path is never cut up: plain prose can parse as Python)."""
     region = None
-    if not whole and (path.endswith(".py") or not path):
+    if not whole and path.endswith((".py", ".pyi")):
         region = find_region(text, instruction)
     if region is None:
         messages = rewrite_messages(instruction, text, path=path, history=history)
@@ -309,14 +310,14 @@ def plan_rewrite(
     part = region.part(text)
     prompt = render(
         "rewrite_part.md",
-        path=path or "the file",
+        path=path,
         start=region.start,
         end=region.end,
-        fenced=fenced(path or "x.py", part).rstrip("\n"),
+        fenced=fenced(path, part).rstrip("\n"),
         instruction=instruction,
     ).rstrip()
     messages = [*(history or []), {"role": "user", "content": prompt}]
-    return RewritePlan(text, messages, fenced(path or "x.py", part), region)
+    return RewritePlan(text, messages, fenced(path, part), region)
 
 
 def _parses(text: str) -> bool:
