@@ -97,15 +97,3 @@ def test_a_speed_gate_with_no_pause_always_drafts() -> None:
     for _ in range(5):
         gate.spec_step(1, 0.1)  # 10 tok/s drafting: losing
         assert gate.allow()
-
-
-def test_a_short_prediction_gets_short_drafts() -> None:
-    """A miss in a 100-token reply must not waste a 64-token draft; a whole file keeps them."""
-    from redline.engine.engine import MIN_DRAFT_LIMIT, draft_limit
-
-    assert draft_limit(64, PredictionDrafter(list(range(150)))) == MIN_DRAFT_LIMIT
-    assert draft_limit(64, PredictionDrafter(list(range(640)))) == 40
-    assert draft_limit(64, PredictionDrafter(list(range(3000)))) == 64
-    assert draft_limit(8, PredictionDrafter(list(range(3000)))) == 8
-    assert draft_limit(64, NgramDrafter(list(range(150)))) == 64
-    assert draft_limit(64, None) == 64
