@@ -125,3 +125,34 @@ def test_only_a_python_path_is_cut_into_parts() -> None:
     assert plan_rewrite(task, text, path="notes.txt").region is None
     assert plan_rewrite(task, text).region is None  # no path: prose can parse as Python
     assert plan_rewrite(task, text, path="reprlib.py", whole=True).region is None
+
+
+def test_an_interrupted_part_is_not_spliced_and_nothing_is_written(tmp_path) -> None:
+    """A cancelled reply is cut short: splicing it would write half a function."""
+    from redline.agent.checkpoints import Checkpoints
+    from redline.agent.tools import ToolBox
+    from redline.agent.workspace import Workspace
+
+    text = source("reprlib.py")
+    task = "change the default maxlevel from 6 to 8"
+    cut = {
+        "text": "```python\ndef __init__(self):\n    self.fillvalue",
+        "finish_reason": "cancelled",
+    }
+    result = rewrite(ScriptedProvider([cut]), task, text, path="reprlib.py")
+    assert result.finish_reason == "cancelled" and "self.maxlevel" not in result.text
+    (tmp_path / "reprlib.py").write_text(text)
+    box = ToolBox(
+        Workspace(tmp_path),
+        Checkpoints(tmp_path, base=tmp_path.parent / f"{tmp_path.name}-cp"),
+        "t/1",
+        "full-auto",
+        provider=ScriptedProvider([cut]),
+    )
+    outcome = box.call("write", {"path": "reprlib.py", "instruction": task})
+    assert not outcome.ok and "interrupted" in outcome.output
+    assert (tmp_path / "reprlib.py").read_text() == text
+
+
+def test_a_null_byte_is_not_python() -> None:
+    assert find_region("x = 1\n" * 70 + "\x00", "change x") is None

@@ -123,6 +123,9 @@ def test_rewrite_selection_refuses_empty_and_cut_off():
     cut = ScriptedProvider([{"text": "a = ", "finish_reason": "length"}])
     with pytest.raises(EditError, match="cut off"):
         rewrite_selection(cut, "do it", "a = 1\n", path="a.py", max_tokens=8)
+    looping = ScriptedProvider(["a = 1\n" + "b = a\n" * 300])
+    with pytest.raises(EditError, match="loop"):
+        rewrite_selection(looping, "do it", "a = 1\n", path="a.py", max_tokens=4000)
 
 
 def test_introduced_problems_reports_only_new_errors(tmp_path):

@@ -85,6 +85,22 @@ def test_a_restarted_reply_is_never_spliced(fake_server) -> None:
     assert "fresh" not in reply.text
 
 
+def test_a_caller_that_stops_at_the_restart_leaves_no_turn_counted(fake_server) -> None:
+    """The next backend is counted busy when it is picked; a caller that closes the
+    stream at the Restart notice (before that backend ran) must not leave it busy."""
+    a = fake_server(tokens=["AAA", "BBB", "CCC"], reset_after_tokens=2)
+    b = fake_server(tokens=["fresh"])
+    router = Router([remote("a", a), remote("b", b)], policy="ordered")
+    request = ChatRequest(messages=[{"role": "user", "content": "hi"}], restartable=True)
+    stream = router.stream(request)
+    for event in stream:
+        if isinstance(event, Restart):
+            break
+    stream.close()
+    assert [m.in_flight for m in router.members] == [0, 0]
+    assert b.stats.hits == 0
+
+
 @pytest.mark.parametrize("policy", ["ordered", "hedge"])
 def test_restart_under_hedging_too(fake_server, policy: str) -> None:
     a = fake_server(tokens=["x", "y", "z"], reset_after_tokens=1)

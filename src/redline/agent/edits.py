@@ -287,7 +287,7 @@ class RewritePlan:
         if self.region is None:
             return reply
         new = self.region.splice(self.text, reply)
-        return new if _parses(new) or not _parses(self.text) else None
+        return new if parses(new) or not parses(self.text) else None
 
 
 def plan_rewrite(
@@ -320,10 +320,13 @@ def plan_rewrite(
     return RewritePlan(text, messages, fenced(path, part), region)
 
 
-def _parses(text: str) -> bool:
+def parses(text: str | None) -> bool:
+    """Whether ``text`` is valid Python (no text, a new file, counts as valid)."""
+    if text is None:
+        return True
     try:
         ast.parse(text)
-    except SyntaxError:
+    except (SyntaxError, ValueError):  # ValueError: a null byte
         return False
     return True
 
@@ -347,8 +350,8 @@ def rewrite(
     """
     plan = plan_rewrite(instruction, text, path=path, history=history)
     got = _ask(provider, plan, max_tokens, cancel)
-    if got.finish_reason in ("length", "loop") or plan.region is None:
-        return got
+    if got.finish_reason != "stop" or plan.region is None:
+        return got  # cut off, looping or cancelled: the caller writes nothing of it
     new = plan.result(got.text)
     if new is not None:
         return Rewrite(new, got.timings, got.finish_reason)

@@ -84,7 +84,7 @@ def find_region(text: str, instruction: str) -> Region | None:
         return None
     try:
         tree = ast.parse(text)
-    except SyntaxError:
+    except (SyntaxError, ValueError):  # ValueError: a null byte
         return None
     words = {w for w in _WORD.findall(instruction) if len(w) >= 3 or not w.isalpha()}
     stmts = _statements(tree)
@@ -205,6 +205,6 @@ def _top_names(code: str) -> set[str] | None:
     does not parse."""
     try:
         tree = ast.parse(code)
-    except SyntaxError:
+    except (SyntaxError, ValueError):  # ValueError: a null byte
         return None
     return {st.name for st in tree.body if isinstance(st, _DEFS)}

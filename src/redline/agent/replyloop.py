@@ -23,7 +23,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from redline.agent.checking import is_test_file, run_tests
-from redline.agent.edits import repeating_lines, rewrite_budget
+from redline.agent.edits import parses, repeating_lines, rewrite_budget
 from redline.agent.focus import (
     Focus,
     choose_files,
@@ -269,7 +269,7 @@ class ReplyLoop:
                 continue
             if not _inside(self.box, path):
                 problems.append(f"{path}: outside the project; nothing applied.")
-            elif path.endswith(".py") and _parses(self.box._old(path)) and not _parses(text):
+            elif path.endswith(".py") and parses(self.box._old(path)) and not parses(text):
                 problems.append(f"{path}: your version does not parse: {_syntax_error(text)}")
         if problems:
             self.agent.emit("edit_refused", turn=stats.turn, problems=problems)
@@ -320,16 +320,6 @@ def _inside(box: ToolBox, path: str) -> bool:
         box.ws.resolve(path)
         return True
     except WorkspaceError:
-        return False
-
-
-def _parses(text: str | None) -> bool:
-    if text is None:
-        return True
-    try:
-        ast.parse(text)
-        return True
-    except (SyntaxError, ValueError):
         return False
 
 

@@ -177,6 +177,8 @@ class ToolBox:
                 return ToolOutcome(
                     "error: the rewrite kept repeating itself; nothing written", ok=False
                 )
+            if result.finish_reason != "stop":
+                return ToolOutcome("error: the rewrite was interrupted; nothing written", ok=False)
             content, timings = result.text, result.timings
         outcome = self._commit(path, old, content, f"write {path}")
         outcome.model_timings = timings

@@ -95,6 +95,8 @@ def rewrite_selection(
         raise EditError("the edit was cancelled")
     if result.finish_reason == "length":
         raise EditError("the rewrite was cut off (editMaxTokens); nothing applied")
+    if result.finish_reason == "loop":
+        raise EditError("the rewrite fell into a loop; nothing applied")
     if not result.text.strip():
         raise EditError("the model returned an empty rewrite; nothing applied")
     return fit_to_selection(result.text, selection, indent), result.finish_reason

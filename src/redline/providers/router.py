@@ -274,7 +274,11 @@ class Router:
         broken: ProviderError | None = None  # a reply that died after it had started
         for member in self.candidates(request):
             if broken is not None:
-                yield Restart(str(broken.provider), member.name, broken.message)
+                try:
+                    yield Restart(str(broken.provider), member.name, broken.message)
+                except GeneratorExit:  # closed here: the turn counted busy never ran
+                    self.busy(member, -1)
+                    raise
                 broken = None
             tried.append(member.name)
             failure = yield from self.attempt(member, request, cancel, tried)
