@@ -97,3 +97,38 @@ def test_a_speed_gate_with_no_pause_always_drafts() -> None:
     for _ in range(5):
         gate.spec_step(1, 0.1)  # 10 tok/s drafting: losing
         assert gate.allow()
+
+
+def test_prediction_resync_ignores_tokens_agreed_before_the_change() -> None:
+    # The model writes 8 then 9 where the prediction has 8 then 1: the pair (8, 9)
+    # also stands later in the prediction, but the 8 was agreed text, not evidence.
+    pred = [7, 8, 1, 2, 3, 4, 8, 9, 5]
+    d = PredictionDrafter(pred)
+    for t in [7, 8, 9]:
+        d.observe(t)
+    assert d.draft(2) == []
+    for t in [2, 3]:  # two written tokens that stand together: back in sync
+        d.observe(t)
+    assert d.draft(2) == [4, 8]
+
+
+def test_prediction_short_matches_only_move_the_cursor_nearby() -> None:
+    far = list(range(100, 140))  # 40 tokens between the change and a repeated pair
+    pred = [1, 2, 3, *far, 50, 51, 52, 53, 60]
+    d = PredictionDrafter(pred)
+    for t in [1, 2, 9, 50, 51]:  # a change, then a pair that stands 40 tokens on
+        d.observe(t)
+    assert d.draft(2) == []
+    d = PredictionDrafter(pred)
+    for t in [1, 2, 9, 50, 51, 52, 53]:  # three written tokens: a 40-token jump is believed
+        d.observe(t)
+    assert d.draft(1) == [60]
+
+
+def test_gate_warmup_waits_for_a_second_verify_step() -> None:
+    gate = SpeedGate(pause=4, warmup=2)
+    gate.plain_step(0.02)  # 50 tok/s plain
+    gate.spec_step(1, 0.05)  # one slow verify (a changed line): not yet judged
+    assert gate.allow()
+    gate.spec_step(1, 0.05)  # still slow on the second: drafting pauses
+    assert not gate.allow()

@@ -26,10 +26,12 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from redline.agent.edits import RewritePlan, plan_rewrite, strip_fence
+from redline.agent.edits import RewritePlan, carry_out, plan_rewrite, strip_fence
+from redline.agent.regions import Region
 from redline.engine.engine import Engine
 from redline.engine.types import GenerationRequest, Timings
 
@@ -137,6 +139,44 @@ def measure_ceiling(engine: Engine, batch: int = 64, repeats: int = 3) -> dict[s
     }
 
 
+def measure_gap_drift(
+    engine: Engine, cases: list[EditCase], rows: int = 32, windows: int = 2
+) -> dict[str, float]:
+    """How far a verify batch moves each row's top-two gap from one-token decoding.
+
+    On each case's own request followed by its prediction (what verify batches
+    see), ``windows`` batches of ``rows`` rows are decoded with all logits, then
+    the same tokens one at a time. A near-tie margin above the largest move
+    keeps every batch row whose argmax could differ out of the output."""
+    s = engine.session
+    drift: list[float] = []
+    for case in cases:
+        plan = case.plan()
+        prompt = engine.prompt_tokens(GenerationRequest(messages=plan.messages))
+        seq = prompt + engine.tokenize(plan.prediction or "")
+        span = len(seq) - len(prompt) - rows
+        for w in range(windows):
+            start = len(prompt) + span * w // max(1, windows)
+            s.truncate(0)
+            s.decode(seq[:start], all_logits=False)
+            base = len(s.tokens)
+            s.decode(seq[start : start + rows], all_logits=True)
+            batch = s.logits(rows).copy()
+            s.truncate(base)
+            for i in range(rows):
+                s.decode([seq[start + i]], all_logits=False)
+                one = s.last_logits()
+                a, b = np.argsort(one)[-2:][::-1]
+                drift.append(abs(float(one[a] - one[b]) - float(batch[i, a] - batch[i, b])))
+    s.truncate(0)
+    return {
+        "rows": len(drift),
+        "max": round(max(drift), 3),
+        "p99": round(float(np.percentile(drift, 99)), 3),
+        "tie_margin": engine.tie_margin,
+    }
+
+
 QUICK_MAX_TOKENS = 320
 """Quick runs compare the two decoders on the first part of each rewrite only."""
 
@@ -150,28 +190,36 @@ def run_case(engine: Engine, case: EditCase, max_tokens: int | None = None) -> d
         plain_text, plain, _ = engine.complete(GenerationRequest(**request, speculative=False))
         spec_text, spec, _ = engine.complete(GenerationRequest(**request, prediction=old))
         return _row(case, plain_text, plain, spec_text, spec, part=None)
-    plan = case.plan()
-    plain_text, plain = _ask(engine, plan, max_tokens, speculative=False)
-    spec_text, spec = _ask(engine, plan, max_tokens, speculative=True)
-    if plan.region is not None and plan.result(spec_text) is None:
-        # As ``agent.edits.rewrite`` does: a part that breaks the file's syntax is
-        # asked for again as the whole file (both decoders, their costs added).
-        whole = case.plan(whole=True)
-        plain_text, more = _ask(engine, whole, max_tokens, speculative=False)
-        plain = _sum(plain, more)
-        spec_text, more = _ask(engine, whole, max_tokens, speculative=True)
-        spec = _sum(spec, more)
-        plan = whole
-    part = None if plan.region is None else f"{plan.region.start}-{plan.region.end}"
-    plain_new = plan.result(plain_text) or plain_text
-    spec_new = plan.result(spec_text) or spec_text
+    plain_new, plain, _ = _carry_out(engine, case, max_tokens, speculative=False)
+    spec_new, spec, parts = _carry_out(engine, case, max_tokens, speculative=True)
+    part = ",".join(f"{r.start}-{r.end}" for r in parts) or None
     return _row(case, plain_new, plain, spec_new, spec, part=part)
+
+
+def _carry_out(
+    engine: Engine, case: EditCase, max_tokens: int | None, *, speculative: bool
+) -> tuple[str, Timings, list[Region]]:
+    """The edit as ``agent.edits.rewrite`` carries it out (the named part, a
+    rename's parts one by one, the whole file after a part that breaks the
+    syntax), every request's cost added up."""
+    costs: list[Timings] = []
+
+    def ask(plan: RewritePlan) -> tuple[str, str]:
+        text, stats, finish = _ask(engine, plan, max_tokens, speculative=speculative)
+        costs.append(stats)
+        return text, finish
+
+    done = carry_out(case.instruction, case.source(), ask, path=case.file)
+    total = costs[0]
+    for more in costs[1:]:
+        total = _sum(total, more)
+    return (done.text if done.text is not None else done.reply), total, done.parts
 
 
 def _ask(
     engine: Engine, plan: RewritePlan, max_tokens: int | None, *, speculative: bool
-) -> tuple[str, Timings]:
-    """One greedy rewrite request; the reply without its fence."""
+) -> tuple[str, Timings, str]:
+    """One greedy rewrite request; the reply without its fence, its cost and finish."""
     n_old = len(engine.tokenize(plan.prediction or ""))
     budget = int(n_old * 1.3) + 64
     request = GenerationRequest(
@@ -180,8 +228,8 @@ def _ask(
         prediction=plan.prediction if speculative else None,
         speculative=speculative,
     )
-    text, stats, _ = engine.complete(request)
-    return strip_fence(text), stats
+    text, stats, finish = engine.complete(request)
+    return strip_fence(text), stats, finish
 
 
 def _sum(a: Timings, b: Timings) -> Timings:
@@ -251,6 +299,8 @@ def run_edit_bench(
         "identical_cases": sum(r["identical"] for r in rows),
         "median_acceptance": round(statistics.median(r["acceptance_rate"] for r in rows), 4),
     }
+    if engine.chat.native:
+        result["gap_drift"] = measure_gap_drift(engine, load_cases(quick)[:4])
     if json_out:
         print(json.dumps(result, indent=2))
     else:
@@ -294,3 +344,9 @@ def _print(result: dict[str, Any]) -> None:
         f"(plain decoding {result['plain_edits_applied']}) | median acceptance "
         f"{result['median_acceptance']:.0%}"
     )
+    if "gap_drift" in result:
+        g = result["gap_drift"]
+        console.print(
+            f"batch rows move the top-two gap by at most {g['max']:.2f} (99th percentile "
+            f"{g['p99']:.2f}, {g['rows']} rows); near-tie margin {g['tie_margin']}"
+        )

@@ -42,6 +42,14 @@ class NgramIndex:
         return self.first_after.get(key, [])
 
 
+RESYNC_REACH = {2: 32, 3: 128}
+"""How far past the last agreed place a short match may move the cursor. Two or
+three tokens recur all over a file (an indent and ``\"\"\"``, ``, a``): matched
+far away while the model writes new text (a docstring), they drafted another
+function's lines (27 and 11 rows rejected in a row on ``bench edit``). Four and
+more tokens may jump anywhere (a deleted method skips hundreds)."""
+
+
 class PredictionDrafter:
     """Drafts from the caller's predicted output, re-synchronising after edits.
 
@@ -52,13 +60,23 @@ class PredictionDrafter:
     cursor, so drafting resumes right after the edited region.
     """
 
-    def __init__(self, prediction: Sequence[int], max_n: int = 8, min_n: int = 2) -> None:
+    def __init__(
+        self,
+        prediction: Sequence[int],
+        max_n: int = 8,
+        min_n: int = 2,
+        stops: Sequence[int] | None = None,
+    ) -> None:
+        """``stops[i]``: where a draft that starts at prediction token ``i`` ends
+        (:func:`redline.engine.sites.draft_stops`); None, as far as ``k`` allows."""
         self.pred = list(prediction)
+        self.stops = list(stops) if stops is not None else None
         self.cursor: int | None = 0
         self.anchor = 0  # last known place in the prediction, kept while out of sync
         self.max_n = max_n
         self.min_n = min_n
         self.output: list[int] = []
+        self.apart = 0  # output tokens since the last one that agreed with the prediction
         self.index = NgramIndex(max_n)
         for tok in self.pred:
             self.index.add(tok)
@@ -68,26 +86,36 @@ class PredictionDrafter:
         cur = self.cursor
         if cur is not None and cur < len(self.pred) and self.pred[cur] == token:
             self.cursor = self.anchor = cur + 1
+            self.apart = 0
             return
+        self.apart += 1
         self.cursor = self._resync()
         if self.cursor is not None:
             self.anchor = self.cursor
 
     def _resync(self) -> int | None:
         anchor = self.anchor
-        for n in range(min(self.max_n, len(self.output)), self.min_n - 1, -1):
+        # Only tokens written since the disagreement are evidence of where the model
+        # went: the agreed ones before it match wherever the prediction repeats them.
+        for n in range(min(self.max_n, self.apart), self.min_n - 1, -1):
             found = self.index.positions(tuple(self.output[-n:]))
             if not found:
                 continue
-            after = [p for p in found if p >= anchor]
-            # Nearest occurrence at or after the old cursor; else the last one before it.
-            return after[0] if after else found[-1]
+            reach = RESYNC_REACH.get(n)
+            after = [p for p in found if p >= anchor and (reach is None or p - anchor <= reach)]
+            if after:
+                return after[0]  # the nearest occurrence at or after the old cursor
+            if reach is None:
+                return found[-1]  # a long match: the model went back; the last one before
         return None
 
     def draft(self, k: int) -> list[int]:
         if self.cursor is None or k <= 0:
             return []
-        return self.pred[self.cursor : self.cursor + k]
+        end = self.cursor + k
+        if self.stops is not None and self.cursor < len(self.stops):
+            end = min(end, self.stops[self.cursor])
+        return self.pred[self.cursor : end]
 
 
 class NgramDrafter:
@@ -157,8 +185,16 @@ class SpeedGate:
     step probes again. Output never changes, only which path computes it.
     """
 
-    def __init__(self, alpha: float = 0.3, pause: int = 8, max_pause: int = 256) -> None:
+    def __init__(
+        self, alpha: float = 0.3, pause: int = 8, max_pause: int = 256, warmup: int = 1
+    ) -> None:
+        """``warmup``: verify steps seen (since the start or the last pause) before one
+        can pause drafting. A prediction's verify step that reaches a changed line
+        always loses (a row or two kept of 8-64); the next one shows whether the
+        prediction pays, so prediction drafts use 2."""
         self.alpha = alpha
+        self.warmup = warmup
+        self.seen = 0
         self.plain = 0.0
         self.spec = 0.0
         self.first_pause = pause
@@ -182,11 +218,13 @@ class SpeedGate:
         if seconds <= 0:
             return
         self.spec = self._ema(self.spec, tokens / seconds)
-        if not self.plain:
+        self.seen += 1
+        if not self.plain or self.seen < self.warmup:
             return  # nothing to compare with yet
         if self.spec < self.plain:
             self.left = self.pause
             self.pause = min(self.pause * 2, self.max_pause)
             self.spec = 0.0  # the probe after the pause is judged on its own
+            self.seen = self.warmup - 1
         else:
             self.pause = self.first_pause
