@@ -73,7 +73,7 @@ def test_rewrite_sends_old_text_as_prediction() -> None:
     provider = ScriptedProvider([f"```python\n{new}```"])
     assert rewrite_with_prediction(provider, "return floats", SOURCE) == new
     request = provider.requests[0]
-    assert request.prediction == f"```\n{SOURCE}```\n"  # the likeliest reply: the old text
+    assert request.prediction == f"```\n{SOURCE}```"  # the likeliest reply: the old text
     listing = request.messages[-1]["content"]
     assert listing.index(SOURCE) < listing.index("return floats")  # the instruction last
     assert request.tools is None and request.response_format is None

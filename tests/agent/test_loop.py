@@ -132,7 +132,7 @@ def test_write_sends_old_file_as_prediction(sample: Path) -> None:
     events: list[dict[str, Any]] = []
     agent, provider = make_agent(sample, replies, events=events)
     assert agent.run("improve the docstring").status == "finished"
-    assert provider.requests[1].prediction == f"```python\n{old}```\n"
+    assert provider.requests[1].prediction == f"```python\n{old}```"
     assert (sample / "inventory/stock.py").read_text() == new
     first = next(e for e in events if e["type"] == "turn_end")
     assert first["timings"]["drafted_tokens"] > 0 and first["timings"]["accepted_tokens"] > 0

@@ -87,7 +87,7 @@ def test_rewrite_asks_for_the_part_and_returns_the_whole_file() -> None:
     result = rewrite(provider, "change the default maxlevel from 6 to 8", text, path="reprlib.py")
     assert result.text == text.replace("self.maxlevel = 6", "self.maxlevel = 8")
     request = provider.requests[0]
-    assert request.prediction == f"```python\n{region.part(text)}```\n"
+    assert request.prediction == f"```python\n{region.part(text)}```"
     assert f"lines {region.start}-{region.end}" in request.messages[-1]["content"]
     assert len(request.messages[-1]["content"]) < len(text) / 2
 
@@ -99,7 +99,7 @@ def test_a_part_that_breaks_the_syntax_is_asked_for_again_whole() -> None:
     result = rewrite(provider, "change the default maxlevel from 6 to 8", text, path="reprlib.py")
     assert result.text == fixed
     assert len(provider.requests) == 2
-    assert provider.requests[1].prediction == f"```python\n{text}```\n"
+    assert provider.requests[1].prediction == f"```python\n{text}```"
 
 
 def test_a_renamed_function_alone_replaces_the_part() -> None:
@@ -156,3 +156,30 @@ def test_an_interrupted_part_is_not_spliced_and_nothing_is_written(tmp_path) -> 
 
 def test_a_null_byte_is_not_python() -> None:
     assert find_region("x = 1\n" * 70 + "\x00", "change x") is None
+
+
+def test_a_rename_spread_over_a_long_file_is_asked_for_in_parts_from_the_last_up() -> None:
+    from redline.agent.regions import find_parts
+
+    text = source("linecache.py")
+    task = "rename the parameter module_globals to globals_dict everywhere"
+    assert find_region(text, task) is None  # its uses span most of the file
+    parts = find_parts(text, task)
+    assert parts is not None and len(parts) >= 2
+    assert all(p.end - p.start < 70 for p in parts)
+    covered = {n for p in parts for n in range(p.start, p.end + 1)}
+    uses = {i for i, ln in enumerate(text.splitlines(), 1) if "module_globals" in ln}
+    assert uses <= covered  # every use is in some part
+    replies = [
+        f"```python\n{p.part(text).replace('module_globals', 'globals_dict')}```"
+        for p in reversed(parts)
+    ]
+    provider = ScriptedProvider(replies)
+    result = rewrite(provider, task, text, path="linecache.py")
+    assert result.finish_reason == "stop"
+    assert result.text == text.replace("module_globals", "globals_dict")
+    asked = [r.messages[-1]["content"] for r in provider.requests]
+    assert len(asked) == len(parts)
+    for part, content in zip(reversed(parts), asked, strict=True):
+        assert f"lines {part.start}-{part.end}" in content
+    assert find_parts(text, "change the default of module_globals to None") is None  # no rename

@@ -113,7 +113,7 @@ def test_rewrite_selection_with_scripted_provider():
     assert finish == "stop"
     request = provider.requests[0]
     # the old text, dedented, in the fence the reply is asked for
-    assert request.prediction == "```python\ndef m(self):\n    return 1\n```\n"
+    assert request.prediction == "```python\ndef m(self):\n    return 1\n```"
     assert "Add a docstring" in request.messages[-1]["content"]
 
 

@@ -17,10 +17,11 @@ import ast
 import difflib
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from redline.agent.regions import Region, find_region
+from redline.agent.regions import Region, find_parts, find_region
 from redline.agent.templates import render
 from redline.engine.text import ends_in_loop
 from redline.errors import EditError
@@ -266,8 +267,10 @@ def rewrite_messages(
 
 
 def rewrite_prediction(text: str, path: str = "") -> str | None:
-    """The likeliest reply to a rewrite request: the old text in its fence."""
-    return fenced(path, text) if text else None
+    """The likeliest reply to a rewrite request: the old text in its fence. It ends
+    at the closing fence: the model ends its turn there, and a newline drafted
+    after it would cost a verify step of its own."""
+    return fenced(path, text).rstrip("\n") if text else None
 
 
 @dataclass
@@ -307,6 +310,18 @@ def plan_rewrite(
     if region is None:
         messages = rewrite_messages(instruction, text, path=path, history=history)
         return RewritePlan(text, messages, rewrite_prediction(text, path))
+    return part_plan(instruction, text, region, path=path, history=history)
+
+
+def part_plan(
+    instruction: str,
+    text: str,
+    region: Region,
+    *,
+    path: str = "",
+    history: list[dict[str, Any]] | None = None,
+) -> RewritePlan:
+    """The request for lines ``region`` of ``text`` (dedented, in their fence)."""
     part = region.part(text)
     prompt = render(
         "rewrite_part.md",
@@ -317,7 +332,53 @@ def plan_rewrite(
         instruction=instruction,
     ).rstrip()
     messages = [*(history or []), {"role": "user", "content": prompt}]
-    return RewritePlan(text, messages, fenced(path, part), region)
+    return RewritePlan(text, messages, rewrite_prediction(part, path), region)
+
+
+@dataclass
+class Carried:
+    """How a rewrite went: the new text (None unless every reply finished), the
+    last reply, its finish reason and the parts spliced ([]: the whole text)."""
+
+    text: str | None
+    reply: str
+    finish_reason: str
+    parts: list[Region]
+
+
+def carry_out(
+    instruction: str,
+    text: str,
+    ask: Callable[[RewritePlan], tuple[str, str]],
+    *,
+    path: str = "",
+    history: list[dict[str, Any]] | None = None,
+) -> Carried:
+    """Rewrite ``text`` through ``ask`` (a plan -> the fence-stripped reply and its
+    finish reason): in the part the task names, or for a rename spread over a
+    long file in several parts one after the other, else whole. A part's reply
+    that would break the file's syntax sends the whole file instead. Parts are
+    asked from the last up, so the lines above keep their numbers."""
+    parts: list[Region] = []
+    if path.endswith((".py", ".pyi")):
+        one = find_region(text, instruction)
+        parts = [one] if one is not None else find_parts(text, instruction) or []
+    current, reply, spliced = text, "", True
+    for region in sorted(parts, key=lambda r: r.start, reverse=True):
+        plan = part_plan(instruction, current, region, path=path, history=history)
+        reply, finish = ask(plan)
+        if finish != "stop":
+            return Carried(None, reply, finish, parts)  # cut off, looping or cancelled
+        new = plan.result(reply)
+        if new is None:
+            spliced = False
+            break
+        current = new
+    if parts and spliced:
+        return Carried(current, reply, "stop", parts)
+    whole = plan_rewrite(instruction, text, path=path, history=history, whole=True)
+    reply, finish = ask(whole)
+    return Carried(reply if finish == "stop" else None, reply, finish, [])
 
 
 def parses(text: str | None) -> bool:
@@ -343,20 +404,40 @@ def rewrite(
 ) -> Rewrite:
     """Ask for the new text; the old text (or part) goes along as ``prediction``.
 
-    A long Python file is rewritten in the part the task names; a reply that
-    would break the file's syntax there is asked for again as the whole file.
+    A long Python file is rewritten in the part the task names (a rename spread
+    over it in several parts, one request each); a reply that would break the
+    file's syntax there is asked for again as the whole file.
     A reply that falls into a loop is stopped there (finish reason ``"loop"``):
     it could only end at the token limit, and nothing of it would be written.
     """
-    plan = plan_rewrite(instruction, text, path=path, history=history)
-    got = _ask(provider, plan, max_tokens, cancel)
-    if got.finish_reason != "stop" or plan.region is None:
-        return got  # cut off, looping or cancelled: the caller writes nothing of it
-    new = plan.result(got.text)
-    if new is not None:
-        return Rewrite(new, got.timings, got.finish_reason)
-    whole = plan_rewrite(instruction, text, path=path, history=history, whole=True)
-    return _ask(provider, whole, max_tokens, cancel)
+    costs: list[TimingsEvent | None] = []
+
+    def ask(plan: RewritePlan) -> tuple[str, str]:
+        got = _ask(provider, plan, max_tokens, cancel)
+        costs.append(got.timings)
+        return got.text, got.finish_reason
+
+    done = carry_out(instruction, text, ask, path=path, history=history)
+    new = done.text if done.text is not None else done.reply
+    return Rewrite(new, _added(costs), done.finish_reason)
+
+
+def _added(costs: list[TimingsEvent | None]) -> TimingsEvent | None:
+    """Several requests' timings as one (first token of the first, the rest summed)."""
+    seen = [c for c in costs if c is not None]
+    if len(seen) < 2:
+        return seen[0] if seen else None
+    tokens = sum(c.completion_tokens for c in seen)
+    decode_s = sum(c.completion_tokens / c.tok_s for c in seen if c.tok_s > 0)
+    return TimingsEvent(
+        provider=seen[0].provider,
+        ttft_s=seen[0].ttft_s,
+        total_s=sum(c.total_s for c in seen),
+        completion_tokens=tokens,
+        tok_s=tokens / decode_s if decode_s > 0 else 0.0,
+        drafted_tokens=sum(c.drafted_tokens for c in seen),
+        accepted_tokens=sum(c.accepted_tokens for c in seen),
+    )
 
 
 def _ask(
