@@ -54,12 +54,14 @@ def test_a_word_on_most_lines_locates_nothing() -> None:
 
 
 def test_draft_stops_before_a_named_line_and_after_its_run() -> None:
-    pieces = ["a", " =", " 1\n", "b", " =", " 2\n", "c", "\n", "d", "\n"]
+    long = [" x"] * 30 + ["\n"]  # line 0: 31 tokens
+    pieces = [*long, "b", " =", " 2\n", "c", "\n", "d", "\n"]
     stops = draft_stops(pieces, {1, 2})  # lines "b = 2" and "c" are hot
     assert stops is not None
-    assert stops[0] == 3  # line 0 drafts up to the first token of line 1
-    assert stops[3] == 8 and stops[6] == 8  # lines 1-2 are drafted as one piece
-    assert stops[8] == len(pieces)  # after the last hot line: no stop
+    assert stops[0] == 31  # far from line 1: the draft stops at its first token
+    assert stops[31] == 36 and stops[34] == 36  # lines 1-2 are drafted as one piece
+    assert stops[36] == len(pieces)  # after the last hot line: no stop
+    assert stops[10] == 36  # within MERGE tokens of line 1: on through it
     assert draft_stops(pieces, set()) is None
 
 

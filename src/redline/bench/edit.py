@@ -111,8 +111,13 @@ def load_cases(quick: bool = False) -> list[EditCase]:
     return [c for c in cases if c.id in QUICK_CASES] if quick else cases
 
 
-def measure_ceiling(engine: Engine, batch: int = 64, repeats: int = 3) -> dict[str, float]:
-    """Batch-with-all-logits throughput over one-token decode throughput."""
+def measure_ceiling(engine: Engine, batch: int = 64, repeats: int = 5) -> dict[str, float]:
+    """Batch-with-all-logits throughput over one-token decode throughput.
+
+    Each side is its fastest of ``repeats`` runs (as ``timeit`` does: noise only
+    adds time). With the median of three, one run's one-token rate came out
+    52.0 tok/s where that run's eight plain decodes ran at 52.8-60.9 (median
+    55.7), raising the ceiling from ~3.6x to 3.79x."""
     s = engine.session
     context = engine.tokenize(load_cases()[0].source(), add_bos=True)[:512]
     s.truncate(0)
@@ -131,7 +136,7 @@ def measure_ceiling(engine: Engine, batch: int = 64, repeats: int = 3) -> dict[s
         s.decode(probe, all_logits=True)
         batches.append((time.perf_counter() - t0) / len(probe))
         s.truncate(base)
-    single, per_tok = statistics.median(singles), statistics.median(batches)
+    single, per_tok = min(singles), min(batches)
     return {
         "decode_tok_s": 1 / single,
         "batch_tok_s": 1 / per_tok,
