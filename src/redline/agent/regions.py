@@ -3,7 +3,8 @@
 Measured with ``redline bench edit``: asked for a whole 110-185-line module back,
 Qwen2.5-Coder-0.5B drops whole functions or the module docstring on the way (4 of
 8 edits carried out); asked for the 15-65 lines the task names, it carries out 6
-and writes a fifth of the tokens. The part is found from the task's words, with
+and writes a fifth of the tokens (by that time's check, which counted a rename of
+the definition alone; by today's, 4 of 8, and the 1.5B 8 of 8). The part is found from the task's words, with
 no model call: the functions and classes it names (for a rename, every line that
 uses them too), else the first place each name it mentions is defined (an
 import, an assignment, a parameter), widened to whole functions or top-level
