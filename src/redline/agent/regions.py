@@ -1,15 +1,15 @@
 """The part of a Python file a change is about, so a small model rewrites only that.
 
 Measured with ``redline bench edit``: asked for a whole 110-185-line module back,
-Qwen2.5-Coder-0.5B drops whole functions or the module docstring on the way (4 of
-8 edits carried out); asked for the 15-65 lines the task names, it carries out 6
-and writes a fifth of the tokens (by that time's check, which counted a rename of
-the definition alone; by today's, 4 of 8, and the 1.5B 8 of 8). The part is found from the task's words, with
-no model call: the functions and classes it names (for a rename, every line that
-uses them too), else the first place each name it mentions is defined (an
-import, an assignment, a parameter), widened to whole functions or top-level
-statements plus one neighbour (room to insert after it or delete it). A task
-that names nothing in the file, or a part over 60 % of the file, gets the whole
+Qwen2.5-Coder-0.5B drops whole functions or the module docstring on the way (4 of 8
+edits carried out); asked for the 15-65 lines the task names, it carries out 6 and
+writes a fifth of the tokens (by that time's check, which counted a rename of the
+definition alone; by today's, 4 of 8, and the 1.5B 8 of 8). The part is found from
+the task's words, with no model call: the functions and classes it names (for a
+rename, every line that uses them too), else the first place each name it mentions
+is defined (an import, an assignment, a parameter), widened to whole functions or
+top-level statements plus one neighbour (room to insert after it or delete it). A
+task that names nothing in the file, or a part over 60 % of the file, gets the whole
 file, as does any file that does not parse.
 
 The part goes to the model dedented (a method looks like top-level code; the
