@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from redline.agent.regions import Region, find_parts, find_region
+from redline.agent.regions import Region, find_region, parts_for
 from redline.agent.templates import render
 from redline.engine.text import ends_in_loop
 from redline.errors import EditError
@@ -359,10 +359,7 @@ def carry_out(
     long file in several parts one after the other, else whole. A part's reply
     that would break the file's syntax sends the whole file instead. Parts are
     asked from the last up, so the lines above keep their numbers."""
-    parts: list[Region] = []
-    if path.endswith((".py", ".pyi")):
-        one = find_region(text, instruction)
-        parts = [one] if one is not None else find_parts(text, instruction) or []
+    parts = parts_for(text, instruction) if path.endswith((".py", ".pyi")) else []
     current, reply, spliced = text, "", True
     for region in sorted(parts, key=lambda r: r.start, reverse=True):
         plan = part_plan(instruction, current, region, path=path, history=history)

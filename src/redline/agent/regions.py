@@ -81,8 +81,36 @@ class Region:
 def find_region(text: str, instruction: str) -> Region | None:
     """The part of ``text`` that ``instruction`` is about, or None for the whole file."""
     named = _named_units(text, instruction)
-    if named is None:
+    return None if named is None else _one_region(text, named)
+
+
+def find_parts(text: str, instruction: str) -> list[Region] | None:
+    """For a rename whose uses span too much of the file for one part: the units
+    that use the names, grouped into parts of up to ``PART_LINES`` lines (a longer
+    unit is a part of its own), top to bottom; None when that is not the case.
+
+    Measured with ``redline bench edit`` (rename-parameter: 13 uses in four
+    functions of a 182-line file): asked for the whole file, Qwen2.5-Coder-0.5B
+    renamed the first nine and copied the rest; asked for three parts one after
+    the other, it renamed all 13."""
+    named = _named_units(text, instruction)
+    if named is None or _one_region(text, named) is not None:
         return None
+    return _rename_parts(text, instruction, named)
+
+
+def parts_for(text: str, instruction: str) -> list[Region]:
+    """What a rewrite asks for: ``[find_region]``, else ``find_parts``, else nothing
+    (the whole file), from one parse of ``text``."""
+    named = _named_units(text, instruction)
+    if named is None:
+        return []
+    one = _one_region(text, named)
+    return [one] if one is not None else _rename_parts(text, instruction, named) or []
+
+
+def _one_region(text: str, named: Named) -> Region | None:
+    """The named units as one part with a neighbour; None when over ``MAX_SHARE``."""
     lines, found, anchor = named
     start = min(_start(u[2]) for u in found)
     end = max(u[2].end_lineno or u[2].lineno for u in found)
@@ -98,22 +126,11 @@ def find_region(text: str, instruction: str) -> Region | None:
     return _region(text, start, end, anchor)
 
 
-def find_parts(text: str, instruction: str) -> list[Region] | None:
-    """For a rename whose uses span too much of the file for one part: the units
-    that use the names, grouped into parts of up to ``PART_LINES`` lines (a longer
-    unit is a part of its own), top to bottom; None when that is not the case.
-
-    Measured with ``redline bench edit`` (rename-parameter: 13 uses in four
-    functions of a 182-line file): asked for the whole file, Qwen2.5-Coder-0.5B
-    renamed the first nine and copied the rest; asked for three parts one after
-    the other, it renamed all 13."""
-    if not _RENAME.search(instruction) or find_region(text, instruction) is not None:
+def _rename_parts(text: str, instruction: str, named: Named) -> list[Region] | None:
+    """A rename's units grouped into parts (see ``find_parts``); None for fewer than two."""
+    if not _RENAME.search(instruction):
         return None
-    named = _named_units(text, instruction)
-    if named is None:
-        return None
-    _, found, _ = named
-    spans = sorted({(_start(u[2]), u[2].end_lineno or u[2].lineno) for u in found})
+    spans = sorted({(_start(u[2]), u[2].end_lineno or u[2].lineno) for u in named[1]})
     groups: list[list[int]] = []
     for start, end in spans:
         last = groups[-1] if groups else None
@@ -134,7 +151,7 @@ PART_GAP = 3
 """Units this close (blank lines between) go in one part."""
 
 
-def _named_units(text: str, instruction: str) -> tuple[list[str], list[Unit], int] | None:
+def _named_units(text: str, instruction: str) -> Named | None:
     """The file's lines, the units the task names (for a rename, every unit that
     uses the names too) and the last line of the first of them; None when the file
     is short, does not parse, or the task names nothing in it."""
@@ -179,6 +196,8 @@ def _region(text: str, start: int, end: int, anchor: int) -> Region:
 
 
 Unit = tuple[list[ast.stmt], int, ast.stmt]
+Named = tuple[list[str], list[Unit], int]
+"""A file's lines, the units a task names, the last line of the first of them."""
 
 
 def _statements(tree: ast.Module) -> list[Unit]:

@@ -24,7 +24,7 @@ FALLBACK_TEMPLATE = (
 )
 
 
-def _text(content: Any) -> str:
+def content_text(content: Any) -> str:
     """OpenAI content may be a list of parts; keep the text ones."""
     if content is None:
         return ""
@@ -72,7 +72,7 @@ class ChatTemplate:
     def render(self, messages: list[dict[str, Any]], add_generation_prompt: bool = True) -> str:
         clean = []
         for m in messages:
-            msg = {"role": m.get("role", "user"), "content": _text(m.get("content"))}
+            msg = {"role": m.get("role", "user"), "content": content_text(m.get("content"))}
             clean.append(msg)
         return self.template.render(
             messages=clean,

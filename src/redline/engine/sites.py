@@ -26,8 +26,11 @@ lines (``self``, a parameter every line uses), which locate nothing.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Any
+
+from redline.engine.chat import content_text
 
 _FENCED = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
 _QUOTED = re.compile(r"(?<![A-Za-z0-9])(\"\"\"|'''|\"|')(.*?)\1(?![A-Za-z0-9])", re.DOTALL)
@@ -60,8 +63,8 @@ time of 7-8 rows here), more than the rest of a changed line it may reject.
 Simulated on the edit benchmark's replies: median speed-up 2.66x -> 2.78x, the
 share of drafted tokens kept unchanged."""
 AFTER = 1
-"""Lines after a named line that are drafted line by line too (a docstring, a
-statement inserted after it)."""
+"""Lines after a named line that count as named too (a docstring, a statement
+inserted after it)."""
 
 
 def request_words(messages: Sequence[dict[str, Any]], prediction: str) -> set[str]:
@@ -69,7 +72,7 @@ def request_words(messages: Sequence[dict[str, Any]], prediction: str) -> set[st
     text = ""
     for m in reversed(messages):
         if m.get("role") == "user":
-            text = _text(m.get("content"))
+            text = content_text(m.get("content"))
             break
     text = _FENCED.sub(" ", text.replace(prediction, " ") if prediction else text)
     # Quoted prose ("add the docstring \"Compile a pattern...\"") is new text, not a
@@ -102,9 +105,10 @@ def hot_lines(prediction: str, words: set[str]) -> set[int]:
 def draft_stops(pieces: Sequence[str], hot: set[int]) -> list[int] | None:
     """For each prediction token, where a draft that starts at it must end.
 
-    A token on a hot line: the end of the run of hot lines it is on (the token
-    holding the last newline included). Elsewhere: the first token of the next
-    hot line. None when no line is hot (drafts are not cut)."""
+    A token on a hot line: the end of the next line at most, and of the run of hot
+    lines it is on. Elsewhere: the first token of the next hot line, or, when that
+    is fewer than ``MERGE`` tokens away, where a draft from there would end. None
+    when no line is hot (drafts are not cut)."""
     if not hot:
         return None
     n = len(pieces)
@@ -113,13 +117,6 @@ def draft_stops(pieces: Sequence[str], hot: set[int]) -> list[int] | None:
     for piece in pieces:
         line_of.append(line)
         line += piece.count("\n")
-    starts = [0] * (line_of[-1] + 2 if n else 1)  # first token of each line
-    for i in range(n - 1, -1, -1):
-        starts[line_of[i]] = i
-    starts[-1] = n
-    for line in range(len(starts) - 2, -1, -1):  # lines holding no token start
-        if starts[line] == 0 and line:
-            starts[line] = starts[line + 1]
     stops = [n] * n
     next_hot = n  # first token of the next hot line after i
     run_end = n  # first token after the run of hot lines that i is on
@@ -127,21 +124,12 @@ def draft_stops(pieces: Sequence[str], hot: set[int]) -> list[int] | None:
         if i + 1 < n and line_of[i + 1] != line_of[i]:
             if line_of[i + 1] in hot:
                 next_hot = i + 1
-            if line_of[i + 1] not in hot:
+            else:
                 run_end = i + 1
-        if line_of[i] in hot:  # to the end of the next line at most
-            after_next = line_of[i] + 2
-            stops[i] = min(run_end, starts[after_next] if after_next < len(starts) else n)
+        if line_of[i] in hot:  # line_of rises: the first token two lines on
+            stops[i] = min(run_end, bisect_left(line_of, line_of[i] + 2))
         else:
             stops[i] = next_hot
             if next_hot < n and next_hot - i < MERGE:
                 stops[i] = stops[next_hot]  # a short way to a named line: through it
     return stops
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return ""
