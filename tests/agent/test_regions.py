@@ -18,14 +18,37 @@ def lines(text: str, region) -> list[str]:
     return text.splitlines()[region.start - 1 : region.end]
 
 
-def test_a_named_function_and_its_neighbour() -> None:
+def test_a_named_function_alone_unless_the_task_deletes_or_places_code() -> None:
+    """A change inside a function needs only the function; a deletion or an
+    insertion after it gets its neighbour (what the reply keeps, where new code goes)."""
     text = source("fnmatch.py")
     region = find_region(text, "add a docstring to _compile_pattern")
     assert region is not None and region.indent == ""
     part = lines(text, region)
-    assert part[0].startswith("def _compile_pattern") or part[0].startswith("@")
-    assert any(ln.startswith("def ") and "_compile_pattern" not in ln for ln in part[1:])
-    assert region.end - region.start < 40
+    assert part[0].startswith("@functools.lru_cache") and part[1].startswith("def _compile_pattern")
+    assert not any(ln.startswith("def ") for ln in part[2:])
+    chunk = source("chunk.py")
+    deleted = find_region(chunk, "delete the isatty method")
+    assert deleted is not None
+    assert [ln.strip() for ln in lines(chunk, deleted) if ln.strip().startswith("def ")] == [
+        "def isatty(self):",
+        "def seek(self, pos, whence=0):",
+    ]
+    placed = find_region(source("bisect.py"), "add a function contains(a, x) after insort_left")
+    assert placed is not None
+    assert "def bisect_left" in "\n".join(lines(source("bisect.py"), placed))
+
+
+def test_an_import_names_its_block_of_imports() -> None:
+    text = source("genericpath.py")
+    region = find_region(text, "add import sys after import stat")
+    assert region is not None
+    assert lines(text, region) == ["import os", "import stat"]
+    # `re` is two letters and `add` the verb (fnmatch.translate has a local `add`)
+    text = source("fnmatch.py")
+    region = find_region(text, "add import sys after import re")
+    assert region is not None
+    assert lines(text, region) == ["import os", "import posixpath", "import re", "import functools"]
 
 
 def test_a_rename_takes_every_use_and_a_method_is_dedented() -> None:
@@ -87,7 +110,8 @@ def test_rewrite_asks_for_the_part_and_returns_the_whole_file() -> None:
     result = rewrite(provider, "change the default maxlevel from 6 to 8", text, path="reprlib.py")
     assert result.text == text.replace("self.maxlevel = 6", "self.maxlevel = 8")
     request = provider.requests[0]
-    assert request.prediction == f"```python\n{region.part(text)}```"
+    # the likeliest reply: the part with the stated change made (restate.likely)
+    assert request.prediction == f"```python\n{reply}```"
     assert f"lines {region.start}-{region.end}" in request.messages[-1]["content"]
     assert len(request.messages[-1]["content"]) < len(text) / 2
 
@@ -99,7 +123,7 @@ def test_a_part_that_breaks_the_syntax_is_asked_for_again_whole() -> None:
     result = rewrite(provider, "change the default maxlevel from 6 to 8", text, path="reprlib.py")
     assert result.text == fixed
     assert len(provider.requests) == 2
-    assert provider.requests[1].prediction == f"```python\n{text}```"
+    assert provider.requests[1].prediction == f"```python\n{fixed}```"  # the likely reply
 
 
 def test_a_renamed_function_alone_replaces_the_part() -> None:

@@ -46,3 +46,15 @@ def test_an_unchanged_file_carries_out_nothing() -> None:
     for c in load_cases():
         if c.expect or c.absent:
             assert not c.applied(c.source()), c.id  # an unchanged file carries out nothing
+
+
+def test_the_held_out_cases_are_other_tasks_and_check_their_change() -> None:
+    more = load_cases(cases="more")
+    assert len(more) == 8 and not {c.id for c in more} & {c.id for c in load_cases()}
+    assert not {c.instruction for c in more} & {c.instruction for c in load_cases()}
+    for c in more:
+        assert not c.applied(c.source()), c.id  # each asks for a change
+    rename = next(c for c in more if c.id == "rename-method")
+    assert rename.applied(rename.source().replace("_repr_iterable", "_repr_items"))
+    half = rename.source().replace("def _repr_iterable", "def _repr_items")
+    assert not rename.applied(half)

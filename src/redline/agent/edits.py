@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redline.agent.regions import Region, find_region, parts_for
+from redline.agent.restate import likely, restate
 from redline.agent.templates import render
 from redline.engine.text import ends_in_loop
 from redline.errors import EditError
@@ -260,10 +261,19 @@ def rewrite_messages(
     line"), the 1.5B 5 either way; the 0.5B had copied the file and left the change out."""
     name = path or "the text"
     listing = show_file(name, text)
-    prompt = render("rewrite.md", instruction=instruction, path=name, listing=listing).rstrip()
+    also = _also(instruction, text)
+    prompt = render(
+        "rewrite.md", instruction=instruction, path=name, listing=listing, also=also
+    ).rstrip()
     messages = [*(history or [])]
     messages.append({"role": "user", "content": prompt})
     return messages
+
+
+def _also(instruction: str, text: str) -> str:
+    """The task's rule said once more after the reply request (:mod:`restate`)."""
+    sentence = restate(instruction, text)
+    return f" {sentence}" if sentence else ""
 
 
 def rewrite_prediction(text: str, path: str = "") -> str | None:
@@ -309,7 +319,7 @@ def plan_rewrite(
         region = find_region(text, instruction)
     if region is None:
         messages = rewrite_messages(instruction, text, path=path, history=history)
-        return RewritePlan(text, messages, rewrite_prediction(text, path))
+        return RewritePlan(text, messages, rewrite_prediction(likely(instruction, text), path))
     return part_plan(instruction, text, region, path=path, history=history)
 
 
@@ -330,9 +340,11 @@ def part_plan(
         end=region.end,
         fenced=fenced(path, part).rstrip("\n"),
         instruction=instruction,
+        also=_also(instruction, part),
     ).rstrip()
     messages = [*(history or []), {"role": "user", "content": prompt}]
-    return RewritePlan(text, messages, rewrite_prediction(part, path), region)
+    prediction = rewrite_prediction(likely(instruction, part), path)
+    return RewritePlan(text, messages, prediction, region)
 
 
 @dataclass

@@ -8,9 +8,12 @@ definition alone; by today's, 4 of 8, and the 1.5B 8 of 8). The part is found fr
 the task's words, with no model call: the functions and classes it names (for a
 rename, every line that uses them too), else the first place each name it mentions
 is defined (an import, an assignment, a parameter), widened to whole functions or
-top-level statements plus one neighbour (room to insert after it or delete it). A
-task that names nothing in the file, or a part over 60 % of the file, gets the whole
-file, as does any file that does not parse.
+top-level statements (an import to its block of imports). A task that deletes a
+unit or places code after or before one gets the unit's neighbour too (what the
+reply keeps; where new code goes); any other gets the unit alone: given the `run`
+method and the `queue` property after it for "add a parameter to the run method",
+the 0.5B dropped the property. A task that names nothing in the file, or a part
+over 60 % of the file, gets the whole file, as does any file that does not parse.
 
 The part goes to the model dedented (a method looks like top-level code; the
 0.5B rewrote an indented method at column 0) and comes back re-indented.
@@ -30,6 +33,10 @@ MAX_SHARE = 0.6
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RENAME = re.compile(r"\b(rename|renames|renaming|everywhere)\b", re.IGNORECASE)
+_ROOM = re.compile(
+    r"\b(delete|deletes|deleting|remove|removes|removing|after|before|above|below)\b",
+    re.IGNORECASE,
+)
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _BODIES = ("body", "orelse", "finalbody")
@@ -81,7 +88,7 @@ class Region:
 def find_region(text: str, instruction: str) -> Region | None:
     """The part of ``text`` that ``instruction`` is about, or None for the whole file."""
     named = _named_units(text, instruction)
-    return None if named is None else _one_region(text, named)
+    return None if named is None else _one_region(text, named, instruction)
 
 
 def find_parts(text: str, instruction: str) -> list[Region] | None:
@@ -94,7 +101,7 @@ def find_parts(text: str, instruction: str) -> list[Region] | None:
     renamed the first nine and copied the rest; asked for three parts one after
     the other, it renamed all 13."""
     named = _named_units(text, instruction)
-    if named is None or _one_region(text, named) is not None:
+    if named is None or _one_region(text, named, instruction) is not None:
         return None
     return _rename_parts(text, instruction, named)
 
@@ -105,25 +112,34 @@ def parts_for(text: str, instruction: str) -> list[Region]:
     named = _named_units(text, instruction)
     if named is None:
         return []
-    one = _one_region(text, named)
+    one = _one_region(text, named, instruction)
     return [one] if one is not None else _rename_parts(text, instruction, named) or []
 
 
-def _one_region(text: str, named: Named) -> Region | None:
-    """The named units as one part with a neighbour; None when over ``MAX_SHARE``."""
+def _one_region(text: str, named: Named, instruction: str) -> Region | None:
+    """The named units as one part; None when over ``MAX_SHARE``. A task that
+    deletes a unit or places code after or before one gets the unit's neighbour
+    too (what a deletion's reply keeps; where an insertion goes), except in a
+    block of imports, which is room enough (``_import_block``)."""
     lines, found, anchor = named
     start = min(_start(u[2]) for u in found)
     end = max(u[2].end_lineno or u[2].lineno for u in found)
-    body, i, _ = max(found, key=lambda u: u[2].end_lineno or 0)
-    if i + 1 < len(body):  # one neighbour after: room to insert after or delete the unit
-        end = max(end, body[i + 1].end_lineno or end)
-    else:
-        body, i, _ = min(found, key=lambda u: _start(u[2]))
-        if i > 0:
-            start = min(start, _start(body[i - 1]))
+    imports_only = all(isinstance(u[2], _IMPORTS) for u in found)
+    if _ROOM.search(instruction) and not imports_only:
+        start, end = _with_neighbour(found, start, end)
     if end - start + 1 > MAX_SHARE * len(lines):
         return None
     return _region(text, start, end, anchor)
+
+
+def _with_neighbour(found: list[Unit], start: int, end: int) -> tuple[int, int]:
+    """``start``..``end`` widened by the unit after the last one (else the one
+    before the first): what the reply keeps when the named unit is deleted."""
+    body, i, _ = max(found, key=lambda u: u[2].end_lineno or 0)
+    if i + 1 < len(body):
+        return start, max(end, body[i + 1].end_lineno or end)
+    body, i, _ = min(found, key=lambda u: _start(u[2]))
+    return (min(start, _start(body[i - 1])) if i > 0 else start), end
 
 
 def _rename_parts(text: str, instruction: str, named: Named) -> list[Region] | None:
@@ -162,7 +178,10 @@ def _named_units(text: str, instruction: str) -> Named | None:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):  # ValueError: a null byte
         return None
-    words = {w for w in _WORD.findall(instruction) if len(w) >= 3 or not w.isalpha()}
+    found_words = _WORD.findall(instruction)
+    if found_words and found_words[0].lower() in _VERBS:  # "add ...": no name `add`
+        found_words = found_words[1:]
+    words = {w for w in found_words if _name_like(w)}
     stmts = _statements(tree)
     first: dict[str, ast.AST] = {}
     for node in ast.walk(tree):
@@ -175,6 +194,7 @@ def _named_units(text: str, instruction: str) -> Named | None:
     if named:  # a function or class the task names is the strongest signal
         first = named
     units = [_unit_of(n, stmts, tree) for n in sorted(first.values(), key=lambda n: n.lineno)]  # type: ignore[attr-defined]
+    units += [b for u in units if u is not None for b in _import_block(u)]
     anchor = units[0][2].end_lineno if units and units[0] else None
     if _RENAME.search(instruction):
         targets = set(first)
@@ -183,6 +203,22 @@ def _named_units(text: str, instruction: str) -> Named | None:
     if not found or anchor is None:
         return None
     return lines, found, anchor
+
+
+_VERBS = frozenset(
+    _WORD.findall("add change rename delete remove insert make move replace fix update use set put")
+)
+"""A task's first word when it is the imperative, not a name: fnmatch.translate
+has a local `add`, and "add import sys after import re" had asked for all of it."""
+_SHORT_WORDS = frozenset(
+    _WORD.findall("a i an as at be by do go he if in is it me my no of on or so to up us we")
+)
+
+
+def _name_like(word: str) -> bool:
+    """Whether a task's word may name something in the file: not a one- or
+    two-letter English word (`os`, `re`, `lo` may: "add import sys after import re")."""
+    return len(word) >= 3 or not word.isalpha() or (len(word) == 2 and word not in _SHORT_WORDS)
 
 
 def _region(text: str, start: int, end: int, anchor: int) -> Region:
@@ -216,6 +252,25 @@ def _statements(tree: ast.Module) -> list[Unit]:
 
     walk(tree.body)
     return out
+
+
+_IMPORTS = (ast.Import, ast.ImportFrom)
+
+
+def _import_block(unit: Unit) -> list[Unit]:
+    """The import statements next to an import, one after the other: a task about
+    one import ("add import sys after import stat") is about the block. Given the
+    import and the statement after it, the 0.5B wrote `import sys` over `import
+    stat`; given the block, it added the line."""
+    body, i, st = unit
+    if not isinstance(st, _IMPORTS):
+        return []
+    lo = hi = i
+    while lo > 0 and isinstance(body[lo - 1], _IMPORTS):
+        lo -= 1
+    while hi + 1 < len(body) and isinstance(body[hi + 1], _IMPORTS):
+        hi += 1
+    return [(body, k, body[k]) for k in range(lo, hi + 1) if k != i]
 
 
 def _start(node: ast.AST) -> int:

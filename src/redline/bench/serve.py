@@ -28,6 +28,7 @@ from rich.table import Table
 from websockets.sync.client import connect
 
 from redline.agent.edits import rewrite_messages, rewrite_prediction
+from redline.agent.restate import likely
 from redline.bench.serve_client import (
     Turn,
     inproc_turn,
@@ -168,7 +169,8 @@ def _edit(engine, http, red, llc, model, reps, quick) -> dict[str, Any]:
     """The edit three ways on redline (plain; the old file as prediction; the reply
     itself as prediction) and plain on llama_cpp.server.
 
-    The old file is the real case: how much of it the reply keeps is up to the model.
+    The old file (with the rename the request states made) is the real case: how
+    much of it the reply keeps is up to the model.
     The reply itself as prediction is the case where the model keeps every predicted
     token: the most speculation can give on this machine, whatever the model.
     """
@@ -179,7 +181,8 @@ def _edit(engine, http, red, llc, model, reps, quick) -> dict[str, Any]:
     messages = rewrite_messages(instruction, source, path="shop.py")
     body = {**_chat("", max_tokens, model), "messages": messages}
     reply = sse_turn(http, red.base, body).text  # greedy: the same reply every time
-    old = rewrite_prediction(source, "shop.py")  # what the agent sends: the old file, fenced
+    # what the agent sends: the old file, fenced, with the stated rename made (restate.likely)
+    old = rewrite_prediction(likely(instruction, source), "shop.py")
     predicted = {**body, "prediction": {"type": "content", "content": old}}
     exact = {**body, "prediction": {"type": "content", "content": reply}}
     runs: dict[str, list[Turn]] = {

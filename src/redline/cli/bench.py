@@ -305,18 +305,37 @@ def _delegate(module: str, func: str, plot: str | None, default_model: str):
 # serve's workload is chat: Gemma 3 270M base has no chat template (llama_cpp.server
 # falls back to llama-2's and gets empty replies), SmolLM2-Instruct has one.
 _DELEGATED = {
-    "edit": (
-        "run_edit_bench",
-        "plot_edit",
-        "Speculative edits: plain vs speculative tok/s.",
-        "gemma3-270m",
-    ),
     "decode": ("run_decode_bench", None, "Decoding speed of the engine.", "gemma3-270m"),
 }
 for _name, (_func, _plot, _help, _model) in _DELEGATED.items():
     bench_app.command(_name, help=_help)(_delegate(_name, _func, _plot, _model))
 
 _serve = _delegate("serve", "run_serve_bench", "plot_serve", "smollm2-135m")
+
+
+@bench_app.command("edit")
+def edit_bench(
+    model: str = typer.Option("gemma3-270m", "--model", "-m"),
+    quick: bool = typer.Option(False, "--quick", help="A smaller, faster run."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    cases: str = typer.Option(
+        "bar", "--cases", help="bar: the README's eight edits; more: eight held-out ones."
+    ),
+) -> None:
+    """Speculative edits: plain vs speculative tok/s."""
+    from redline.bench import plots
+    from redline.bench.edit import CASE_SETS, run_edit_bench
+    from redline.bench.results import save
+    from redline.errors import ConfigError
+
+    if cases not in CASE_SETS:
+        raise ConfigError(f"--cases must be one of {', '.join(CASE_SETS)}, not {cases!r}")
+    result = run_edit_bench(model, quick=quick, json_out=json_out, cases=cases)
+    if cases == "bar":
+        save(result, "edit")
+        plots.plot_edit(result)
+    else:
+        save(result, f"edit-{cases}")
 
 
 @bench_app.command("parallel")
