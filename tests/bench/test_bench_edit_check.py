@@ -58,3 +58,13 @@ def test_the_held_out_cases_are_other_tasks_and_check_their_change() -> None:
     assert rename.applied(rename.source().replace("_repr_iterable", "_repr_items"))
     half = rename.source().replace("def _repr_iterable", "def _repr_items")
     assert not rename.applied(half)
+
+
+def test_gap_drift_skips_a_prediction_shorter_than_its_window(smollm2_engine) -> None:
+    """A block of imports is a 20-token prediction: no 32-row window fits in it."""
+    from redline.bench.edit import measure_gap_drift
+
+    more = {c.id: c for c in load_cases(cases="more")}
+    drift = measure_gap_drift(smollm2_engine, [more["add-import-line"], more["change-default"]])
+    assert drift["rows"] == 2 * 32  # change-default's two windows; the imports' none
+    assert 0 <= drift["p99"] <= drift["max"]

@@ -172,6 +172,8 @@ def measure_gap_drift(
         prompt = engine.prompt_tokens(GenerationRequest(messages=plan.messages))
         seq = prompt + engine.tokenize(plan.prediction or "")
         span = len(seq) - len(prompt) - rows
+        if span < 0:  # a prediction shorter than one window (a block of imports)
+            continue
         for w in range(windows):
             start = len(prompt) + span * w // max(1, windows)
             s.truncate(0)
