@@ -103,18 +103,28 @@ def likely(instruction: str, text: str) -> str:
     return text
 
 
-def _without(text: str, words: set[str]) -> str:
-    """``text`` without the first function or class named by one of ``words``
-    (decorators and the blank lines after it included)."""
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _first_def(
+    text: str, names: set[str]
+) -> ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | None:
+    """The first function or class of ``text`` named one of ``names``; None when
+    there is none or ``text`` does not parse."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):  # ValueError: a null byte
+        return None
+    found = [n for n in ast.walk(tree) if isinstance(n, _DEFS) and n.name in names]
+    return min(found, key=lambda n: n.lineno) if found else None
+
+
+def _without(text: str, words: set[str]) -> str:
+    """``text`` without the first function or class named by one of ``words``
+    (decorators and the blank lines after it included)."""
+    unit = _first_def(text, words)
+    if unit is None:
         return text
-    defs = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-    found = [n for n in ast.walk(tree) if isinstance(n, defs) and n.name in words]
-    if not found:
-        return text
-    unit = min(found, key=lambda n: n.lineno)
     lines = text.splitlines(True)
     start = min([unit.lineno, *(d.lineno for d in unit.decorator_list)]) - 1
     end = unit.end_lineno or unit.lineno
@@ -132,26 +142,20 @@ def _after_line(text: str, new: str, anchor: str) -> str:
         return text
     line = lines[at[0]]
     indent = line[: len(line) - len(line.lstrip())]
-    ending = "\n" if line.endswith("\n") else ""
-    added = f"{indent}{new.strip()}\n" if ending else f"\n{indent}{new.strip()}"
+    added = f"{indent}{new.strip()}\n" if line.endswith("\n") else f"\n{indent}{new.strip()}"
     return "".join([*lines[: at[0] + 1], added, *lines[at[0] + 1 :]])
 
 
 def _with_docstring(text: str, doc: str, name: str) -> str:
     """``text`` with ``doc`` as the first line of the body of the function or class
     ``name``; unchanged when there is none, or it has a docstring already."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):  # ValueError: a null byte
+    unit = _first_def(text, {name})
+    if unit is None or ast.get_docstring(unit) is not None:
         return text
-    defs = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-    found = [n for n in ast.walk(tree) if isinstance(n, defs) and n.name == name]
-    if not found or ast.get_docstring(found[0]) is not None:
+    first = unit.body[0]
+    if first.lineno == unit.lineno:  # `def f(): return 1`, one line
         return text
-    first = found[0].body[0]
     lines = text.splitlines(True)
-    if first.lineno == found[0].lineno:  # `def f(): return 1`, one line
-        return text
     at = lines[first.lineno - 1]
     indent = at[: len(at) - len(at.lstrip())]
     return "".join([*lines[: first.lineno - 1], f"{indent}{doc}\n", *lines[first.lineno - 1 :]])
