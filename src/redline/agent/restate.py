@@ -7,7 +7,7 @@ that held the definition and three calls, Qwen2.5-Coder-0.5B renamed the definit
 reply request, it renamed all four. Asked to "delete the isatty method" over the
 method and the one after it, it copied both, or kept the deleted method's header
 over its neighbour's body; with "Leave out the isatty method." it replied with the
-neighbour alone. (Measured with ``redline bench edit``; the 1.5B needs neither.)
+neighbour alone. (Measured on the ``redline bench edit`` cases.)
 The closing "keep every other line exactly as it is" pulls a small model towards a
 copy; a last sentence that names what changes pulls it back. Only these two task
 shapes are restated: each is a rule the reply must follow everywhere (every use,
@@ -19,9 +19,10 @@ B" made on NAME's lines, "add LINE after LINE" and "add the docstring <quoted> t
 NAME" put in. The model still writes every token of its reply (a draft is kept
 only where the model would have written it); the prediction only decides how
 many of them come in one verify batch instead of one at a time. Measured on the
-0.5B (``redline bench edit``, same cases): the median share of drafted tokens
-kept rose from 0.77 to 0.92 and the median speed-up from 2.1x to 2.75x (of a
-3.7x ceiling).
+0.5B (``redline bench edit``, same cases, dev runs before and after ``likely``;
+insert-function's part also gained its neighbour between them): the median share
+of drafted tokens kept rose from 0.77 to 0.92 and the median speed-up from 2.1x
+to 2.75x (of a 3.7x ceiling).
 """
 
 from __future__ import annotations

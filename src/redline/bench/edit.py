@@ -1,13 +1,14 @@
 """``redline bench edit``: speculative edits against plain decoding, same engine.
 
-Each case asks the model to rewrite a real file with one small change; the
-old file is the predicted output. A model with a chat template (the instruct
-coder models) gets the very request the agent and the LSP send
-(``agent.edits.rewrite_messages``); a base model gets a few-shot completion
-prompt. Both decoders run greedily on the same prompt: the only intended
-difference is time. llama.cpp's batch kernels are not batch-invariant, so a
-near tie can still flip; ``identical`` reports it per case, and ``edit`` says
-whether each output carries out the change (both decoders are checked).
+Each case asks the model to rewrite a real file with one small change. A model
+with a chat template (the instruct coder models) gets the very request and
+prediction the agent sends (``agent.edits.carry_out``: the part the task names,
+predicted as the old lines with a plainly stated change made, ``agent.restate``);
+a base model gets a few-shot completion prompt with the old file as prediction.
+Both decoders run greedily on the same prompt: the only intended difference is
+time. llama.cpp's batch kernels are not batch-invariant, so a near tie can still
+flip; ``identical`` reports it per case, and ``edit`` says whether each output
+carries out the change (both decoders are checked).
 The ``ceiling`` is what any greedy verifier could gain on this machine: the
 throughput of evaluating a 64-token batch with logits at every position over
 the throughput of one-token decoding, measured in the same run.
@@ -15,7 +16,6 @@ the throughput of one-token decoding, measured in the same run.
 
 from __future__ import annotations
 
-import ast
 import copy
 import json
 import platform
@@ -29,7 +29,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from redline.agent.edits import RewritePlan, carry_out, plan_rewrite, strip_fence
+from redline.agent.edits import RewritePlan, carry_out, parses, plan_rewrite, strip_fence
 from redline.agent.regions import Region
 from redline.engine.engine import Engine
 from redline.engine.types import GenerationRequest, Timings
@@ -97,9 +97,7 @@ class EditCase:
         ``def _v(``)."""
         if not all(s in output for s in self.expect) or any(s in output for s in self.absent):
             return False
-        try:
-            ast.parse(output)
-        except (SyntaxError, ValueError):
+        if not parses(output):
             return False
         new = {ln.strip() for ln in output.splitlines()}
         return all(
@@ -309,8 +307,12 @@ def run_edit_bench(
         "model": engine.name,
         "cases_set": cases,
         "machine": f"{platform.machine()}, {engine.n_threads} threads",
-        "mode": ("chat rewrite request (the agent's)" if engine.chat.native else "few-shot prompt")
-        + ", real generation (greedy), prediction = old file"
+        "mode": (
+            "chat rewrite request and prediction (the agent's)"
+            if engine.chat.native
+            else "few-shot prompt, prediction = old file"
+        )
+        + ", real generation (greedy)"
         + (f", first {QUICK_MAX_TOKENS} output tokens (quick)" if quick else ""),
         "cases": rows,
         "median_speedup": round(statistics.median(speedups), 3),
