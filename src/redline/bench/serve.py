@@ -17,6 +17,7 @@ servers are measured alike. Nothing here asserts; it prints and returns.
 from __future__ import annotations
 
 import difflib
+import shutil
 import statistics
 import tempfile
 from pathlib import Path
@@ -286,6 +287,7 @@ def run_serve_bench(
         llc = start_llama_cpp(gguf, n_ctx, n_threads, logs / "llama_cpp.log")
     except BaseException:
         red.stop()
+        shutil.rmtree(logs, ignore_errors=True)
         raise
     try:
         with httpx.Client(timeout=600) as http:
@@ -299,6 +301,7 @@ def run_serve_bench(
     finally:
         red.stop()
         llc.stop()
+        shutil.rmtree(logs, ignore_errors=True)  # a failed start already quoted its log
     result: dict[str, Any] = {
         "model": engine.name,
         "quick": quick,
