@@ -413,24 +413,13 @@ class Engine:
             s.decode([last, *draft], all_logits=True)
             rows = s.logits(len(draft) + 1)
             if sampler is None:
-                accepted, model_tok = verify_draft(rows, draft, self.tie_margin)
+                accepted, model_tok, agreed = self._verify(s, base, [last, *draft], rows)
             else:
                 accepted, model_tok = sampler.verify(rows, draft)
-            tie = model_tok is None
-            if model_tok is None:
-                # A near-tie row is not trusted from a batch (its first row included):
-                # decode that row's input token alone, as plain decoding computes it.
-                s.truncate(base + accepted)
-                s.decode([[last, *draft][accepted]], all_logits=False)
-                model_tok = self._pick(None, 0, 0, s)
-            else:
                 s.truncate(base + 1 + accepted)
+                agreed = accepted
             pending = [*draft[:accepted], model_tok]
             gate.spec_step(len(pending), time.perf_counter() - step)
-            # A tie that the lone decode settles in the draft's favour is no miss (no
-            # pause), but the rows after it were wasted as a miss's are (shorter drafts).
-            settled = tie and accepted < len(draft) and model_tok == draft[accepted]
-            agreed = accepted + int(settled)
             tm.drafted_tokens += len(draft)
             tm.accepted_tokens += agreed
             tm.verify_batches += 1
@@ -440,6 +429,44 @@ class Engine:
                 skip = cooldown
             else:
                 cooldown = 0
+
+    def _verify(
+        self, s: Session, base: int, batch: list[int], rows: np.ndarray
+    ) -> tuple[int, int, int]:
+        """Greedy verification of the batch ``[last, *draft]`` decoded at ``base``:
+        ``(accepted, the model's next token, drafted tokens the model agreed with)``,
+        the KV cache cut after the last accepted one.
+
+        A near-tie row is not trusted from a batch (its first row included): its
+        input token is decoded alone, as plain decoding computes it. A lone session
+        does that aside (:meth:`Session.decode_aside`) and, when the lone decode
+        keeps the draft's token, goes on through the batch's later rows; batched
+        sessions truncate there, and the rows after the tie are lost.
+        """
+        draft = batch[1:]
+        best, tie = row_choices(rows, self.tie_margin)  # before an aside decode reuses rows
+        accepted, model_tok = first_miss(best, tie, draft)
+        agreed = accepted
+        while model_tok is None and s.scratch is not None:
+            alone = s.decode_aside(base + accepted, batch[accepted])
+            if accepted == len(draft) or alone != draft[accepted]:
+                model_tok = alone
+                break
+            more, model_tok = first_miss(
+                best[accepted + 1 :], tie[accepted + 1 :], draft[accepted + 1 :]
+            )
+            accepted += 1 + more
+            agreed = accepted
+        if model_tok is None:  # batched: no scratch sequence
+            s.truncate(base + accepted)
+            s.decode([batch[accepted]], all_logits=False)
+            model_tok = self._pick(None, 0, 0, s)
+            # A tie settled in the draft's favour is no miss (no pause), but the rows
+            # after it were wasted as a miss's are (shorter drafts).
+            agreed = accepted + int(accepted < len(draft) and model_tok == draft[accepted])
+        else:
+            s.truncate(base + 1 + accepted)
+        return accepted, model_tok, agreed
 
     def _pick(self, sampler: Sampler | None, left: int, margin: int, s: Session) -> int:
         """The next token; ``left`` tokens of the budget remain, this one included.
@@ -480,6 +507,13 @@ def verify_draft(logits: np.ndarray, draft: list[int], margin: float) -> tuple[i
     Returns ``(accepted, model_token)``; ``model_token`` is the model's own
     token after the accepted prefix, or None when that row is a near tie
     (top-two logits within ``margin``; acceptance stops at the first one).
+    """
+    return first_miss(*row_choices(logits, margin), draft)
+
+
+def row_choices(logits: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's argmax, and whether it is a near tie (top two within ``margin``).
+
     llama.cpp computes a batch's rows with other kernels than one-token
     decoding, the first row too: an 8-row batch's first row differs by 0.34
     logits on SmolLM2 and 1.8 on Gemma 3 here. Only where the top two are close
@@ -491,7 +525,12 @@ def verify_draft(logits: np.ndarray, draft: list[int], margin: float) -> tuple[i
     top = logits[np.arange(rows), best].copy()
     logits[np.arange(rows), best] = -np.inf  # a view of llama.cpp's buffer, reused next decode
     second = np.max(logits, axis=1)
-    tie = (top - second) < margin
+    return best, (top - second) < margin
+
+
+def first_miss(best: np.ndarray, tie: np.ndarray, draft: list[int]) -> tuple[int, int | None]:
+    """How many of ``draft`` match ``best`` before a mismatch or a near tie, and the
+    model's token at that row (None at a near tie)."""
     accepted = 0
     while accepted < len(draft) and not tie[accepted] and int(best[accepted]) == draft[accepted]:
         accepted += 1

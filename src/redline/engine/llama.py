@@ -51,8 +51,14 @@ def default_threads() -> int:
 _load_lock = threading.Lock()
 
 
+SCRATCH_SEQ = 1
+"""The sequence a lone engine decodes one token aside on (:meth:`Session.decode_aside`)."""
+SCRATCH_CELLS = 256
+"""KV cells added for it: one is used at a time; llama.cpp pads contexts to 256."""
+
+
 @contextmanager
-def _no_weight_repacking(n_seq_max: int = 1) -> Iterator[None]:
+def _no_weight_repacking(n_seq_max: int = 1, unified: bool = False) -> Iterator[None]:
     """Load with ``use_extra_bufts = False``.
 
     Repacked weights (e.g. q4_K_8x8) use one kernel for a single token and
@@ -61,7 +67,7 @@ def _no_weight_repacking(n_seq_max: int = 1) -> Iterator[None]:
     its default-params function is wrapped while the model loads. The context's
     number of sequences (``n_seq_max``, for continuous batching) is set the same
     way, each sequence with its own KV stream (``kv_unified = False``: a sequence's
-    cells never move when another grows or is cleared).
+    cells never move when another grows or is cleared) unless ``unified``.
     """
     bindings = llama_cpp.llama_cpp
     model_defaults = bindings.llama_model_default_params
@@ -75,7 +81,7 @@ def _no_weight_repacking(n_seq_max: int = 1) -> Iterator[None]:
     def context_params() -> llama_cpp.llama_context_params:
         p = context_defaults()
         p.n_seq_max = n_seq_max
-        p.kv_unified = False
+        p.kv_unified = unified
         return p
 
     with _load_lock:
@@ -100,13 +106,23 @@ def load_llama(
     kv_type: int | None = None,
     n_seq_max: int = 1,
 ) -> llama_cpp.Llama:
-    """Load ``path``; ``n_ctx`` is per sequence (the context holds ``n_seq_max`` of them)."""
+    """Load ``path``; ``n_ctx`` is per sequence (the context holds ``n_seq_max`` of them).
+
+    A lone sequence (``n_seq_max`` 1) gets a scratch sequence beside it in one
+    unified cache (``SCRATCH_CELLS`` more cells): copying a prefix to it only tags
+    the cells, so a verify batch's near-tie row can be decoded alone without
+    dropping the batch's later rows. Measured on Qwen2.5-Coder-0.5B: the logits
+    of a prompt, of a 64-row batch and of a decode after it are bit-identical
+    to a lone non-unified context's, and the aside decode equals truncating and
+    decoding the row alone (17 ms against the 290 ms of re-verifying the rest).
+    """
     threads = n_threads or default_threads()
+    lone = n_seq_max == 1
     try:
-        with _no_weight_repacking(n_seq_max):
+        with _no_weight_repacking(2 if lone else n_seq_max, unified=lone):
             llm = llama_cpp.Llama(
                 model_path=str(path),
-                n_ctx=n_ctx * n_seq_max,
+                n_ctx=n_ctx + SCRATCH_CELLS if lone else n_ctx * n_seq_max,
                 n_batch=n_batch,
                 n_ubatch=n_ubatch or n_batch,
                 n_threads=threads,
@@ -151,8 +167,12 @@ class Session:
         self.ctx = llm._ctx.ctx
         self.vocab = llama_cpp.llama_model_get_vocab(llm._model.model)
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(self.vocab)
-        self.n_ctx = llama_cpp.llama_n_ctx_seq(self.ctx)
-        """Positions this sequence can hold (the whole context when it is alone)."""
+        self.scratch = SCRATCH_SEQ if scheduler is None else None
+        """The sequence :meth:`decode_aside` uses (a lone session's; none when batched)."""
+        n_ctx_seq = llama_cpp.llama_n_ctx_seq(self.ctx)
+        self.n_ctx = n_ctx_seq - SCRATCH_CELLS if self.scratch is not None else n_ctx_seq
+        """Positions this sequence can hold (the whole context less the scratch cells when
+        it is alone)."""
         self.n_swa = llama_cpp.llama_model_n_swa(llm._model.model)  # 0: no sliding window
         self.n_batch = n_batch
         self.seq_id = seq_id
@@ -250,6 +270,33 @@ class Session:
             if rc != 0:
                 raise RedlineError(f"llama_decode failed with code {rc}")
             self.tokens.extend(part)
+
+    def decode_aside(self, pos: int, token: int) -> int:
+        """The argmax after ``token`` decoded alone at ``pos``, on this sequence's
+        first ``pos`` cells, leaving this sequence's own cells as they are.
+
+        The prefix is copied to the scratch sequence (a unified cache only tags
+        cells), the token decoded there, and the scratch emptied again. A verify
+        batch's near-tie row is settled this way, as plain decoding computes it,
+        while the batch's later rows stay for the next comparisons.
+        """
+        if self.scratch is None or self.batch is None:
+            raise RedlineError("decode_aside needs a lone session")
+        b = self.batch
+        llama_cpp.llama_memory_seq_cp(self.mem, self.seq_id, self.scratch, 0, pos)
+        try:
+            b.n_tokens = 1
+            b.token[0] = token
+            b.pos[0] = pos
+            b.n_seq_id[0] = 1
+            b.seq_id[0][0] = self.scratch
+            b.logits[0] = True
+            rc = llama_cpp.llama_decode(self.ctx, b)
+            if rc != 0:
+                raise RedlineError(f"llama_decode failed with code {rc}")
+            return int(np.argmax(self.last_logits()))
+        finally:
+            llama_cpp.llama_memory_seq_rm(self.mem, self.scratch, -1, -1)
 
     def _fill(self, part: Sequence[int], *, all_logits: bool, last_logits: bool) -> None:
         b = self.batch
