@@ -59,6 +59,10 @@ def test_correct_solution_passes_on_try_1():
     assert len(result.tries[0]["ttfts"]) == 2
     summary = harness.summarize([result], [])
     assert summary["median_ttft_s"] is not None and summary["median_ttft_s"] >= 0
+    # the overall decode rate weighs each turn by its tokens
+    tries = result.tries[0]
+    assert tries["decode_tokens"] > 0 and tries["decode_s"] > 0
+    assert summary["decode_tok_s_all"] == round(tries["decode_tokens"] / tries["decode_s"], 2)
 
 
 def test_wrong_solution_fails_both_tries_and_try_2_sees_the_test_output(tmp_path):

@@ -41,6 +41,10 @@ class TryStats:
     """Each turn's time to first token (agents that report it)."""
     decode_rates: list[float] = field(default_factory=list)
     """Each turn's decode tok/s as the engine measured it (agents that report it)."""
+    decode_tokens: int = 0
+    decode_s: float = 0.0
+    """Those turns' tokens and decode seconds: the run's overall rate weighs each turn
+    by its length, where the median counts a 20-token turn as much as a 900-token one."""
 
 
 @dataclass
@@ -232,9 +236,18 @@ def summarize(results: list[CaseResult], skipped: list[str]) -> dict[str, Any]:
         "median_decode_tok_s": _median(
             x for r in results for tr in r.tries for x in tr.get("decode_rates", [])
         ),
+        "decode_tok_s_all": _rate(
+            sum(tr.get("decode_tokens", 0) for r in results for tr in r.tries),
+            sum(tr.get("decode_s", 0.0) for r in results for tr in r.tries),
+        ),
         "timeouts": sum(r.timed_out for r in results),
         "errors": sum(r.error is not None for r in results),
     }
+
+
+def _rate(tokens: int, seconds: float) -> float | None:
+    """Tokens per second over all turns (None when the agent reported no timings)."""
+    return round(tokens / seconds, 2) if seconds > 0 else None
 
 
 def _median(values: Iterable[float]) -> float | None:

@@ -93,8 +93,11 @@ class RedlineRunner:
             stats.accepted_tokens += int(turn.get("accepted_tokens") or 0)
             if turn.get("ttft_s") is not None:
                 stats.ttfts.append(float(turn["ttft_s"]))
-            if turn.get("tok_s") and int(turn.get("completion_tokens") or 0) > 1:
+            tokens = int(turn.get("completion_tokens") or 0)
+            if turn.get("tok_s") and tokens > 1:
                 stats.decode_rates.append(float(turn["tok_s"]))
+                stats.decode_tokens += tokens
+                stats.decode_s += tokens / float(turn["tok_s"])
         # A reply cut off by the deadline is a timeout, not a malformed reply.
         ends = [e for e in self.events[events_seen:] if e.get("type") == "turn_end"]
         stats.well_formed = all(

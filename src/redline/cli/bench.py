@@ -210,7 +210,7 @@ def agent_command(
             "tokens (in/out)",
             "spec. acceptance",
             "TTFT s",
-            "decode tok/s",
+            "decode tok/s (median/all)",
             "cases",
         ]
         rows = [
@@ -223,7 +223,7 @@ def agent_command(
                 f"{a['prompt_tokens']}/{a['completion_tokens']}",
                 a["speculative_acceptance"],
                 a.get("median_ttft_s"),
-                a.get("median_decode_tok_s"),
+                _both(a.get("median_decode_tok_s"), a.get("decode_tok_s_all")),
                 a["cases"],
             )
             for name, a in result["agents"].items()
@@ -233,6 +233,11 @@ def agent_command(
         print_table(f"polyglot-python on {model}{note}; plot {png}", cols, rows, err=err)
 
     _emit(result, json_out, table)
+
+
+def _both(median: float | None, overall: float | None) -> str | None:
+    """The decode column, median/all, for an agent that reports timings (None: shown as -)."""
+    return None if median is None else f"{median}/{overall}"
 
 
 @bench_app.command("all")
