@@ -12,9 +12,13 @@ from redline.engine.types import GenerationRequest
 CODE = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"
 
 
-def test_decode_aside_is_the_lone_decode_and_leaves_the_sequence(smollm2_engine: Engine) -> None:
-    s = smollm2_engine.session
-    toks = smollm2_engine.tokenize(CODE)
+@pytest.mark.parametrize("name", ["smollm2_engine", "gemma_engine"])  # Gemma: a sliding window
+def test_decode_aside_is_the_lone_decode_and_leaves_the_sequence(
+    name: str, request: pytest.FixtureRequest
+) -> None:
+    engine: Engine = request.getfixturevalue(name)
+    s = engine.session
+    toks = engine.tokenize(CODE)
     assert len(toks) > 17
     s.truncate(0)
     s.decode(toks[:8], all_logits=False)
