@@ -17,7 +17,6 @@ servers are measured alike. Nothing here asserts; it prints and returns.
 from __future__ import annotations
 
 import difflib
-import shutil
 import statistics
 import tempfile
 from pathlib import Path
@@ -281,27 +280,27 @@ def run_serve_bench(
     reps, max_tokens, n_over = (1, 48, 8) if quick else (3, 128, 30)
     prompts = PROMPTS[:2] if quick else PROMPTS
     engine = Engine(model, n_ctx=n_ctx, n_threads=n_threads)
-    logs = Path(tempfile.mkdtemp(prefix="redline-bench-serve-"))
-    red = start_redline(model, n_ctx, n_threads, logs / "redline.log")
-    try:
-        llc = start_llama_cpp(gguf, n_ctx, n_threads, logs / "llama_cpp.log")
-    except BaseException:
-        red.stop()
-        shutil.rmtree(logs, ignore_errors=True)
-        raise
-    try:
-        with httpx.Client(timeout=600) as http:
-            name = engine.name
-            for target in (red, llc):  # warm-up: page the model in everywhere
-                sse_turn(http, target.base, _chat("Hello", 4, name))
-            inproc_turn(engine, _chat("Hello", 4, name))
-            chat = _streamed_chat(engine, http, red, llc, name, prompts, max_tokens, reps)
-            over = _overhead(engine, http, red, name, n_over)
-            edit = _edit(engine, http, red, llc, name, reps, quick)
-    finally:
-        red.stop()
-        llc.stop()
-        shutil.rmtree(logs, ignore_errors=True)  # a failed start already quoted its log
+    # the logs matter only while the servers run: a failed start quotes its log
+    with tempfile.TemporaryDirectory(prefix="redline-bench-serve-") as tmp:
+        logs = Path(tmp)
+        red = start_redline(model, n_ctx, n_threads, logs / "redline.log")
+        try:
+            llc = start_llama_cpp(gguf, n_ctx, n_threads, logs / "llama_cpp.log")
+        except BaseException:
+            red.stop()
+            raise
+        try:
+            with httpx.Client(timeout=600) as http:
+                name = engine.name
+                for target in (red, llc):  # warm-up: page the model in everywhere
+                    sse_turn(http, target.base, _chat("Hello", 4, name))
+                inproc_turn(engine, _chat("Hello", 4, name))
+                chat = _streamed_chat(engine, http, red, llc, name, prompts, max_tokens, reps)
+                over = _overhead(engine, http, red, name, n_over)
+                edit = _edit(engine, http, red, llc, name, reps, quick)
+        finally:
+            red.stop()
+            llc.stop()
     result: dict[str, Any] = {
         "model": engine.name,
         "quick": quick,

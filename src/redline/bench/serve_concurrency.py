@@ -24,7 +24,6 @@ share, never assumed). Nothing here asserts; it prints and returns.
 
 from __future__ import annotations
 
-import shutil
 import statistics
 import tempfile
 import threading
@@ -143,29 +142,6 @@ def _joining(
     return idle, busy
 
 
-def _redline_runs(
-    model: str,
-    n_ctx: int,
-    n_threads: int,
-    logs: Path,
-    bodies: list[dict[str, Any]],
-    joins: int,
-    long_tokens: int,
-) -> tuple[list[Turn], list[Turn], list[float], list[float]]:
-    """redline's half: each request alone, all at once, then short requests joining."""
-    n, name = len(bodies), bodies[0]["model"]
-    red = start_redline(model, n_ctx, n_threads, logs / "redline.log", parallel=n)
-    try:
-        with httpx.Client(timeout=900) as http:
-            sse_turn(http, red.base, _body("Hello", 4, name, False))  # page the model in
-            alone = [sse_turn(http, red.base, body) for body in bodies]
-        together = _at_once(red.base, bodies)
-        idle, busy = _joining(red.base, name, n, joins, long_tokens)
-    finally:
-        red.stop()
-    return together, alone, idle, busy
-
-
 def run_concurrency_bench(
     model: str = "smollm2-135m",
     quick: bool = False,
@@ -183,12 +159,20 @@ def run_concurrency_bench(
     prompts = [PROMPTS[i % len(PROMPTS)] for i in range(n)]
     engine = Engine(model, n_ctx=1024)  # tokenises the outputs (both servers alike)
     name = engine.name
-    logs = Path(tempfile.mkdtemp(prefix="redline-bench-concurrency-"))
-    try:  # the logs matter only while a server runs: a failed start quotes its log
-        bodies = [_body(p, max_tokens, name, False) for p in prompts]
-        together, alone, idle, busy = _redline_runs(
-            model, n_ctx, n_threads, logs, bodies, joins, max_tokens * 2
-        )
+    # the logs matter only while a server runs: a failed start quotes its log
+    with tempfile.TemporaryDirectory(prefix="redline-bench-concurrency-") as tmp:
+        logs = Path(tmp)
+        red = start_redline(model, n_ctx, n_threads, logs / "redline.log", parallel=n)
+        try:
+            with httpx.Client(timeout=900) as http:
+                sse_turn(http, red.base, _body("Hello", 4, name, False))  # page the model in
+                alone = [
+                    sse_turn(http, red.base, _body(p, max_tokens, name, False)) for p in prompts
+                ]
+            together = _at_once(red.base, [_body(p, max_tokens, name, False) for p in prompts])
+            idle, busy = _joining(red.base, name, n, joins, max_tokens * 2)
+        finally:
+            red.stop()
         llc = start_llama_cpp(gguf, n_ctx, n_threads, logs / "llama_cpp.log")
         try:
             with httpx.Client(timeout=900) as http:
@@ -196,8 +180,6 @@ def run_concurrency_bench(
             queued = _at_once(llc.base, [_body(p, max_tokens, name, True) for p in prompts])
         finally:
             llc.stop()
-    finally:
-        shutil.rmtree(logs, ignore_errors=True)
     ceilings = {
         rows: round(measure_ceiling(engine, batch=rows)["ceiling"], 2)
         for rows in sorted({2, n, 8, 16})

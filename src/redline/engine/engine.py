@@ -446,27 +446,26 @@ class Engine:
         draft = batch[1:]
         best, tie = row_choices(rows, self.tie_margin)  # before an aside decode reuses rows
         accepted, model_tok = first_miss(best, tie, draft)
-        agreed = accepted
         while model_tok is None and s.scratch is not None:
             alone = s.decode_aside(base + accepted, batch[accepted])
             if accepted == len(draft) or alone != draft[accepted]:
                 model_tok = alone
-                break
-            more, model_tok = first_miss(
-                best[accepted + 1 :], tie[accepted + 1 :], draft[accepted + 1 :]
-            )
-            accepted += 1 + more
-            agreed = accepted
-        if model_tok is None:  # batched: no scratch sequence
-            s.truncate(base + accepted)
-            s.decode([batch[accepted]], all_logits=False)
-            model_tok = self._pick(None, 0, 0, s)
-            # A tie settled in the draft's favour is no miss (no pause), but the rows
-            # after it were wasted as a miss's are (shorter drafts).
-            agreed = accepted + int(accepted < len(draft) and model_tok == draft[accepted])
-        else:
+            else:
+                more, model_tok = first_miss(
+                    best[accepted + 1 :], tie[accepted + 1 :], draft[accepted + 1 :]
+                )
+                accepted += 1 + more
+        if model_tok is not None:
             s.truncate(base + 1 + accepted)
-        return accepted, model_tok, agreed
+            return accepted, model_tok, accepted
+        # batched: no scratch sequence; cut at the tie and decode its row alone there
+        s.truncate(base + accepted)
+        s.decode([batch[accepted]], all_logits=False)
+        model_tok = self._pick(None, 0, 0, s)
+        # A tie settled in the draft's favour is no miss (no pause), but the rows
+        # after it were wasted as a miss's are (shorter drafts).
+        settled = accepted < len(draft) and model_tok == draft[accepted]
+        return accepted, model_tok, accepted + int(settled)
 
     def _pick(self, sampler: Sampler | None, left: int, margin: int, s: Session) -> int:
         """The next token; ``left`` tokens of the budget remain, this one included.
