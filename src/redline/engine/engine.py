@@ -39,7 +39,8 @@ from redline.engine.drafts import (
     SpeedGate,
 )
 from redline.engine.inspect import model_info, vocab_has_fim
-from redline.engine.llama import Session, default_threads, load_llama
+from redline.engine.llama import Session, load_session_model
+from redline.engine.loader import default_threads
 from redline.engine.models import check_gguf, resolve_model
 from redline.engine.offload import decide as decide_offload
 from redline.engine.offload import model_shape
@@ -126,7 +127,7 @@ class Engine:
                 parallel=parallel,
                 available=available_memory(),
             )
-        self.llm = load_llama(
+        self.llm = load_session_model(
             self.path,
             n_ctx=n_ctx,
             n_threads=self.n_threads,

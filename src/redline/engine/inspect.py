@@ -6,7 +6,7 @@ from pathlib import Path
 
 import llama_cpp
 
-from redline.engine.llama import quiet_llama
+from redline.engine.loader import load_llama
 from redline.engine.models import EMBEDDED, check_gguf, embedded_path
 from redline.engine.types import ModelInfo
 
@@ -45,9 +45,7 @@ def model_info(name: str, path: Path, llm: llama_cpp.Llama) -> ModelInfo:
 def describe(name: str, path: Path) -> ModelInfo:
     """Read a GGUF's metadata by loading only its vocabulary (fast, no weights)."""
     check_gguf(path)
-    quiet_llama()
-    llm = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
-    quiet_llama()
+    llm = load_llama(path, vocab_only=True)
     try:
         return model_info(name, path, llm)
     finally:

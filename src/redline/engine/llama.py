@@ -1,6 +1,7 @@
 """The thin layer over llama.cpp's low-level API that the decoder needs.
 
-``llama-cpp-python``'s high-level ``Llama`` loads the model and context and
+``llama-cpp-python``'s high-level ``Llama`` (opened by
+:func:`redline.engine.loader.load_llama`) holds the model and context and
 tokenises; everything on the hot path (batches, decode, logits, KV rollback)
 goes through the C API here, with logits read as numpy views, never copied
 into Python lists.
@@ -9,46 +10,20 @@ into Python lists.
 from __future__ import annotations
 
 import ctypes
-import logging
-import os
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import llama_cpp
 import numpy as np
 
+from redline.engine import loader
 from redline.engine.text import common_prefix
-from redline.errors import ContextOverflowError, ModelLoadError, RedlineError
+from redline.errors import ContextOverflowError, RedlineError
 
 if TYPE_CHECKING:
     from redline.engine.batch import Scheduler
-
-
-def quiet_llama() -> None:
-    """llama.cpp logs to stderr; keep it quiet unless REDLINE_LLAMA_LOG is set.
-
-    ``Llama(verbose=...)`` resets the level on every construction, so this is
-    called after each one.
-    """
-    level = logging.DEBUG if os.environ.get("REDLINE_LLAMA_LOG") else logging.CRITICAL
-    logging.getLogger("llama-cpp-python").setLevel(level)
-    if not os.environ.get("REDLINE_LLAMA_LOG"):
-        llama_cpp.llama_log_set(_drop_log, ctypes.c_void_p(0))
-
-
-@llama_cpp.llama_log_callback
-def _drop_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
-    """llama.cpp's own log lines; errors surface as exceptions instead."""
-
-
-def default_threads() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
-
-
-_load_lock = threading.Lock()
 
 
 SCRATCH_SEQ = 1
@@ -57,44 +32,7 @@ SCRATCH_CELLS = 256
 """KV cells added for it: one is used at a time; llama.cpp pads contexts to 256."""
 
 
-@contextmanager
-def _no_weight_repacking(n_seq_max: int = 1, unified: bool = False) -> Iterator[None]:
-    """Load with ``use_extra_bufts = False``.
-
-    Repacked weights (e.g. q4_K_8x8) use one kernel for a single token and
-    another for a batch, so a verify batch would not reproduce one-token
-    decoding bit for bit. The high-level ``Llama`` has no argument for it, so
-    its default-params function is wrapped while the model loads. The context's
-    number of sequences (``n_seq_max``, for continuous batching) is set the same
-    way, each sequence with its own KV stream (``kv_unified = False``: a sequence's
-    cells never move when another grows or is cleared) unless ``unified``.
-    """
-    bindings = llama_cpp.llama_cpp
-    model_defaults = bindings.llama_model_default_params
-    context_defaults = bindings.llama_context_default_params
-
-    def model_params() -> llama_cpp.llama_model_params:
-        p = model_defaults()
-        p.use_extra_bufts = False
-        return p
-
-    def context_params() -> llama_cpp.llama_context_params:
-        p = context_defaults()
-        p.n_seq_max = n_seq_max
-        p.kv_unified = unified
-        return p
-
-    with _load_lock:
-        bindings.llama_model_default_params = model_params
-        bindings.llama_context_default_params = context_params
-        try:
-            yield
-        finally:
-            bindings.llama_model_default_params = model_defaults
-            bindings.llama_context_default_params = context_defaults
-
-
-def load_llama(
+def load_session_model(
     path: Path,
     *,
     n_ctx: int,
@@ -116,32 +54,22 @@ def load_llama(
     to a lone non-unified context's, and the aside decode equals truncating and
     decoding the row alone (17 ms against the 290 ms of re-verifying the rest).
     """
-    threads = n_threads or default_threads()
     lone = n_seq_max == 1
-    try:
-        with _no_weight_repacking(2 if lone else n_seq_max, unified=lone):
-            llm = llama_cpp.Llama(
-                model_path=str(path),
-                n_ctx=n_ctx + SCRATCH_CELLS if lone else n_ctx * n_seq_max,
-                n_batch=n_batch,
-                n_ubatch=n_ubatch or n_batch,
-                n_threads=threads,
-                n_threads_batch=threads,
-                n_gpu_layers=n_gpu_layers,
-                flash_attn=flash_attn,
-                type_k=kv_type,
-                type_v=kv_type,
-                swa_full=True,  # sliding-window layers must keep every position to allow rollback
-                verbose=False,
-            )
-    except (ValueError, RuntimeError, OSError) as exc:
-        raise ModelLoadError(
-            f"cannot load {path}: {exc}",
-            hint="the file may be truncated or not a llama.cpp GGUF model",
-        ) from exc
-    finally:
-        quiet_llama()
-    return llm
+    return loader.load_llama(
+        path,
+        n_ctx=n_ctx + SCRATCH_CELLS if lone else n_ctx * n_seq_max,
+        n_batch=n_batch,
+        n_ubatch=n_ubatch,
+        n_threads=n_threads,
+        n_seq_max=2 if lone else n_seq_max,
+        # each batched sequence has its own KV stream: its cells never move when
+        # another grows or is cleared
+        kv_unified=lone,
+        n_gpu_layers=n_gpu_layers,
+        flash_attn=flash_attn,
+        kv_type=kv_type,
+        swa_full=True,  # sliding-window layers must keep every position to allow rollback
+    )
 
 
 class Session:
@@ -366,5 +294,3 @@ class Session:
             n = llama_cpp.llama_token_to_piece(self.vocab, token, buf, len(buf), 0, False)
         return buf.raw[:n]
 
-
-quiet_llama()

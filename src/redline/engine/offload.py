@@ -174,13 +174,9 @@ def decide(path: Path, n_ctx: int, setting: str | int | None = "auto") -> Offloa
 
 def model_shape(path: Path) -> ModelShape:
     """The shape of the GGUF at ``path``, read from its metadata (no weights loaded)."""
-    import llama_cpp
+    from redline.engine.loader import load_llama
 
-    from redline.engine.llama import quiet_llama
-
-    quiet_llama()
-    llm = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
-    quiet_llama()
+    llm = load_llama(path, vocab_only=True)
     try:
         return shape_from_metadata(dict(llm.metadata), path.stat().st_size)
     finally:

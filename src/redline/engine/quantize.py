@@ -25,7 +25,7 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
-from redline.engine.llama import default_threads, quiet_llama
+from redline.engine.loader import default_threads, load_llama, quiet_llama
 from redline.errors import ModelLoadError, RedlineError
 
 TYPES: dict[str, int] = {
@@ -145,20 +145,7 @@ def measure(
 ) -> Measured:
     """Perplexity and top-1 predictions on the sample, and greedy decode speed."""
     text = sample if sample is not None else SAMPLE.read_text(encoding="utf-8")
-    quiet_llama()
-    try:
-        llm = llama_cpp.Llama(
-            model_path=str(path),
-            n_ctx=max_tokens + decode + 16,
-            n_batch=max_tokens + 16,
-            logits_all=True,
-            n_threads=default_threads(),
-            verbose=False,
-        )
-    except (ValueError, RuntimeError, OSError) as exc:
-        raise ModelLoadError(f"cannot load {path}: {exc}") from exc
-    finally:
-        quiet_llama()
+    llm = load_llama(path, n_ctx=max_tokens + decode + 16, n_batch=max_tokens + 16, logits_all=True)
     try:
         tokens = llm.tokenize(text.encode("utf-8"), add_bos=True)[:max_tokens]
         llm.reset()
