@@ -24,3 +24,16 @@ def check_schema(obj: Any, spec: Any, where: str = "$") -> None:
         assert isinstance(obj, int | float) and not isinstance(obj, bool), f"{where}: {obj!r}"
     else:
         assert isinstance(obj, spec), f"{where}: expected {spec.__name__}, got {obj!r}"
+
+
+MACHINE_SCHEMA = {
+    "cpu": str,
+    "cores": int,
+    "extensions": list,
+    "amx": bool,
+    "gpu": list,
+    "llama_cpp": str,
+    "llama_build": str,
+    "weights_repacked": bool,
+}
+"""Every result's ``machine`` record (:func:`redline.engine.machine.machine_record`)."""

@@ -7,7 +7,7 @@ import sys
 import time
 
 import pytest
-from bench_helpers import check_schema
+from bench_helpers import MACHINE_SCHEMA, check_schema
 
 from redline.bench import humaneval
 from redline.bench.codegen import Attempt, ChatModel, assemble, extract_code
@@ -143,7 +143,7 @@ HUMANEVAL_SCHEMA = {
     "model": str,
     "generation": str,
     "problems": int,
-    "machine": {"cpus": int},
+    "machine": MACHINE_SCHEMA,
     "modes": {
         "single": {"pass_at_1": float, "passed": int, "n": int, "mean_seconds": float},
         "loop": {"pass_at_1": float, "passed": int, "n": int, "mean_seconds": float},

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from bench_helpers import check_schema
+from bench_helpers import MACHINE_SCHEMA, check_schema
 
 from redline.bench.latency import run_latency, shared_prefix
 
 SPREAD = {"median": float, "min": float, "max": float, "n": int}
 LATENCY_SCHEMA = {
     "benchmark": str,
-    "machine": {"cpus": int},
+    "machine": MACHINE_SCHEMA,
     "rows": [
         {
             "model": str,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import json
-import platform
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -31,7 +30,9 @@ from rich.table import Table
 
 from redline.agent.edits import RewritePlan, carry_out, parses, plan_rewrite, strip_fence
 from redline.agent.regions import Region
+from redline.bench.results import machine_header
 from redline.engine.engine import Engine
+from redline.engine.machine import machine_record
 from redline.engine.types import GenerationRequest, Timings
 
 EXAMPLE = '''Each example shows a Python file before and after a requested change. The file \
@@ -306,7 +307,8 @@ def run_edit_bench(
     result = {
         "model": engine.name,
         "cases_set": cases,
-        "machine": f"{platform.machine()}, {engine.n_threads} threads",
+        "machine": machine_record(),
+        "threads": engine.n_threads,
         "mode": (
             "chat rewrite request and prediction (the agent's)"
             if engine.chat.native
@@ -335,7 +337,8 @@ def run_edit_bench(
 
 
 def _print(result: dict[str, Any]) -> None:
-    table = Table(title=f"redline bench edit — {result['model']} ({result['machine']})")
+    title = f"redline bench edit — {result['model']} ({result['threads']} threads)"
+    table = Table(title=f"{title}\n{machine_header()}")
     for col in (
         "case",
         "lines",

@@ -41,6 +41,8 @@ from redline.bench.polyglot import (
     run_tests,
 )
 from redline.bench.redline_runner import bench_config
+from redline.bench.results import machine_header
+from redline.engine.machine import machine_record
 from redline.providers.local import LocalProvider
 
 
@@ -127,13 +129,15 @@ def run_parallel_bench(
         shutil.rmtree(base, ignore_errors=True)
     result: dict[str, Any] = {
         "model": model,
+        "machine": machine_record(),
         "exercises": [ex.name for ex in chosen],
         "one_by_one": {"seconds": round(seq_s, 1), "passed": seq_pass},
         "together": {"seconds": round(par["seconds"], 1), "passed": par_pass, "merged": merged},
         "wall_ratio": round(par["seconds"] / seq_s, 2) if seq_s else 0.0,
         "same_passed": seq_pass == par_pass,
     }
-    t = Table(title=f"bench parallel: {n} polyglot exercises ({model}, one try each)")
+    title = f"bench parallel: {n} polyglot exercises ({model}, one try each)"
+    t = Table(title=f"{title}\n{machine_header()}")
     for col in ("way", "wall s", "passed", *(ex.name for ex in chosen)):
         t.add_column(col)
     for label, key in (("one after another", "one_by_one"), (f"--parallel {n}", "together")):

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from redline.engine.machine import machine_line, machine_record
 
 RESULTS_ENV = "REDLINE_BENCH_DIR"
 
@@ -28,13 +29,16 @@ def results_dir(base: str | Path | None = None) -> Path:
 
 
 def machine() -> dict[str, Any]:
-    """What the figures were measured on: they mean nothing without it."""
-    return {
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "processor": platform.processor() or platform.machine(),
-    }
+    """What the figures were measured on: they mean nothing without it
+    (:func:`redline.engine.machine.machine_record`, the one source of it)."""
+    return machine_record()
+
+
+def machine_header() -> str:
+    """The line under a benchmark table's title that says which machine it ran on."""
+    from rich.markup import escape
+
+    return f"[dim]machine: {escape(machine_line())}[/dim]"
 
 
 def envelope(name: str, **fields: Any) -> dict[str, Any]:
@@ -48,7 +52,12 @@ def envelope(name: str, **fields: Any) -> dict[str, Any]:
 
 
 def save(result: dict[str, Any], name: str | None = None, base: str | Path | None = None) -> Path:
-    """Write ``result`` as ``<dir>/<name>.json``; returns the path."""
+    """Write ``result`` as ``<dir>/<name>.json``; returns the path.
+
+    Every benchmark saves through here, so a result without a ``machine`` record
+    gets this one's: no saved figure is without the machine it came from.
+    """
+    result.setdefault("machine", machine())
     path = results_dir(base) / f"{name or result['benchmark']}.json"
     path.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
     return path
@@ -85,7 +94,7 @@ def print_table(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=f"{title}\n{machine_header()}", title_justify="left")
     for col in columns:
         table.add_column(col, justify="left" if col == columns[0] else "right")
     for row in rows:

@@ -35,6 +35,7 @@ from typing import Any
 
 from redline.agent.edits import rewrite_messages, rewrite_prediction
 from redline.engine.engine import Engine
+from redline.engine.machine import machine_record
 from redline.engine.offload import gpu_devices
 from redline.engine.profile import DEFAULT, EngineProfile
 from redline.engine.types import GenerationRequest
@@ -346,6 +347,7 @@ def tune(
     return {
         "model": model,
         "cpus": cpus,
+        "machine": machine_record(),
         "gpu_offload": gpus,
         "budget_s": budget_s,
         "seconds": round(time.perf_counter() - started, 1),

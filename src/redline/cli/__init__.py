@@ -28,7 +28,10 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from redline.engine.machine import machine_line
+
         typer.echo(f"redline {__version__}")
+        typer.echo(f"machine: {machine_line()}")
         raise typer.Exit()
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 err = Console(stderr=True)
@@ -46,6 +47,7 @@ def models(
         for info in rows:
             typer.echo(f"ready: {info.name} -> {info.path}")
         return
+    from redline.engine.machine import machine_line
     from redline.engine.profile import profile_for
 
     table = Table(title="redline models")
@@ -65,6 +67,7 @@ def models(
             info.path,
         )
     Console().print(table)
+    typer.echo(f"machine: {machine_line()}")
     typer.echo("Any other GGUF: pass its path to --model.")
 
 
@@ -184,7 +187,9 @@ def quantize(
         return
     err.print("measuring both on a fixed code sample ...", style="dim")
     before, after = q.measure(path), q.measure(done.output)
-    table = Table(title=f"{path.name} → {qtype}")
+    from redline.engine.machine import machine_line
+
+    table = Table(title=f"{path.name} → {qtype}\n[dim]machine: {escape(machine_line())}[/dim]")
     for col in ("file", "size", "decode tok/s", "perplexity", "top-1 agreement"):
         table.add_column(col, no_wrap=True)
     for m, agree in ((before, 1.0), (after, q.agreement(before, after))):
@@ -241,7 +246,11 @@ def tune(
         ]
         typer.echo(json.dumps(out, indent=2))
     else:
-        table = Table(title=f"redline tune {name} ({result['cpus']} CPUs, {result['seconds']} s)")
+        from redline.engine.machine import machine_line
+
+        title = f"redline tune {name} ({result['cpus']} CPUs, {result['seconds']} s)"
+        machine = escape(machine_line(result["machine"]))
+        table = Table(title=f"{title}\n[dim]machine: {machine}[/dim]")
         cols = ("setting", "value", "prompt tok/s", "decode tok/s", "copy tok/s", "TTFT ms")
         for col in (*cols, "turn s", ""):
             table.add_column(col, no_wrap=True)
