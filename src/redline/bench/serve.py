@@ -24,20 +24,24 @@ from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.table import Table
 from websockets.sync.client import connect
 
 from redline.agent.edits import rewrite_messages, rewrite_prediction
 from redline.agent.restate import likely
+from redline.bench.peers import PeerGuard
+from redline.bench.results import envelope, machine_header
 from redline.bench.serve_client import (
     Turn,
     inproc_turn,
+    llama_server_ran_as,
+    llama_server_repack_flag,
     sse_turn,
     start_llama_cpp,
     start_redline,
     threads,
     ws_turn,
 )
+from redline.bench.serve_report import print_serve, ratios
 from redline.engine.engine import Engine
 from redline.engine.models import resolve_model
 
@@ -82,7 +86,10 @@ def _median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else 0.0
 
 
-def _summary(engine: Engine, turns: list[Turn]) -> dict[str, float]:
+def _summary(engine: Engine, turns: list[Turn]) -> dict[str, float] | None:
+    """Medians over ``turns``; None for a target with none (a peer that died)."""
+    if not turns:
+        return None
     toks = [len(engine.tokenize(t.text)) for t in turns]
     return {
         "ttft_ms": round(_median([t.ttft_s for t in turns]) * 1000, 2),
@@ -121,19 +128,21 @@ def _plain(body: dict[str, Any], engine: Engine) -> dict[str, Any]:
     return {**rest, "prompt": prompt, "stop": engine.chat.stop, "repeat_penalty": 1.0}
 
 
-def _streamed_chat(engine, http, red, llc, model, prompts, max_tokens, reps) -> dict[str, Any]:
+def _streamed_chat(engine, http, red, peer, model, prompts, max_tokens, reps) -> dict[str, Any]:
+    """``peer(body)``: llama_cpp.server's turn, or None once it has died."""
     runs: dict[str, list[Turn]] = {"redline": [], "llama_cpp": [], "inproc": []}
+    same: list[bool] = []
     for _ in range(reps):
         for prompt in prompts:
             body = _chat(prompt, max_tokens, model)
             runs["redline"].append(sse_turn(http, red.base, body))
-            runs["llama_cpp"].append(sse_turn(http, llc.base, _plain(body, engine)))
+            if (theirs := peer(_plain(body, engine))) is not None:
+                runs["llama_cpp"].append(theirs)
+                # Same tokens, same work: the tok/s comparison is only fair where texts agree.
+                same.append(runs["redline"][-1].text == theirs.text)
             runs["inproc"].append(inproc_turn(engine, body))
     out: dict[str, Any] = {name: _summary(engine, turns) for name, turns in runs.items()}
-    # Same tokens, same work: the tok/s comparison is only fair where the texts agree.
-    pairs = zip(runs["redline"], runs["llama_cpp"], strict=True)
-    same = [a.text == b.text for a, b in pairs]
-    out["same_text"] = round(sum(same) / len(same), 2)
+    out["same_text"] = round(sum(same) / len(same), 2) if same else None
     return out
 
 
@@ -165,7 +174,7 @@ def _overhead(engine, http, red, model, n) -> dict[str, Any]:
     }
 
 
-def _edit(engine, http, red, llc, model, reps, quick) -> dict[str, Any]:
+def _edit(engine, http, red, peer, model, reps, quick) -> dict[str, Any]:
     """The edit three ways on redline (plain; the old file as prediction; the reply
     itself as prediction) and plain on llama_cpp.server.
 
@@ -195,69 +204,14 @@ def _edit(engine, http, red, llc, model, reps, quick) -> dict[str, Any]:
         runs["redline_prediction"].append(sse_turn(http, red.base, predicted))
         runs["redline_exact_prediction"].append(sse_turn(http, red.base, exact))
         runs["redline_plain"].append(sse_turn(http, red.base, body))
-        runs["llama_cpp"].append(sse_turn(http, llc.base, _plain(body, engine)))
+        if (theirs := peer(_plain(body, engine))) is not None:
+            runs["llama_cpp"].append(theirs)
     out = {name: _summary(engine, turns) for name, turns in runs.items()}
     plain = runs["redline_plain"][-1].text
     out["same_text"] = runs["redline_prediction"][-1].text == plain
     out["exact_same_text"] = runs["redline_exact_prediction"][-1].text == plain
     out["kept_old_file"] = round(difflib.SequenceMatcher(None, source, plain).ratio(), 2)
     return out
-
-
-def _ratio(a: float, b: float) -> float:
-    return round(a / b, 2) if b else 0.0
-
-
-def _print(result: dict[str, Any], console: Console) -> None:
-    chat, edit, over = result["chat"], result["edit"], result["overhead"]
-    t = Table(title=f"bench serve: streamed chat ({result['model']})")
-    for col in ("target", "TTFT ms", "decode tok/s", "e2e tok/s", "tokens"):
-        t.add_column(col, justify="right" if col != "target" else "left")
-    for name, s in chat.items():
-        if not isinstance(s, dict):
-            continue
-        t.add_row(
-            name,
-            f"{s['ttft_ms']:.1f}",
-            f"{s['decode_tok_s']:.1f}",
-            f"{s['e2e_tok_s']:.1f}",
-            f"{s['tokens']:.0f}",
-        )
-    for name, s in edit.items():
-        if isinstance(s, dict):
-            t.add_row(
-                f"edit: {name}",
-                f"{s['ttft_ms']:.1f}",
-                f"{s['decode_tok_s']:.1f}",
-                f"{s['e2e_tok_s']:.1f}",
-                f"{s['tokens']:.0f}",
-            )
-    console.print(t)
-    o = Table(title="per-turn overhead (1-token cached turn, medians)")
-    for col in ("path", "turn ms", "overhead ms", "TTFT ms", "TTFT overhead ms", "min overhead ms"):
-        o.add_column(col, justify="right" if col != "path" else "left")
-    for name, s in over.items():
-        o.add_row(
-            name,
-            f"{s['turn_ms']:.2f}",
-            f"{s['overhead_ms']:.2f}",
-            f"{s['ttft_ms']:.2f}",
-            f"{s['ttft_overhead_ms']:.2f}",
-            f"{s['min_overhead_ms']:.2f}",
-        )
-    console.print(o)
-    r = result["ratios"]
-    console.print(
-        f"redline/llama_cpp: TTFT {r['ttft']}x, decode tok/s {r['decode_tok_s']}x "
-        f"(same text on {chat['same_text']:.0%} of turns); "
-        f"edit with prediction vs llama_cpp: decode {r['edit_decode_tok_s']}x, "
-        f"end-to-end tok/s {r['edit_e2e_tok_s']}x, wall time {r['edit_e2e']}x; "
-        f"prediction kept the text: {edit['same_text']}; the reply kept "
-        f"{edit['kept_old_file']:.0%} of the old file; with the reply itself as prediction "
-        f"(every drafted token kept): decode {r['edit_exact_decode_tok_s']}x, wall time "
-        f"{r['edit_exact_e2e']}x, text kept: {edit['exact_same_text']}; "
-        f"redline TTFT over in-process: {r['ttft_overhead_ms']} ms"
-    )
 
 
 def run_serve_bench(
@@ -273,6 +227,8 @@ def run_serve_bench(
     ``n_threads`` (default: all cores) is given to both servers and the in-process
     engine alike; on a shared, busy machine ``n_threads=1`` gives steadier figures,
     as llama.cpp's thread barriers stall whenever one of its threads is descheduled.
+    If llama_cpp.server dies (by a signal: see :mod:`redline.bench.peers`), one line
+    says so and the run goes on with redline's figures, the peer's marked missing.
     """
     console = console or Console()
     n_threads = n_threads or threads()
@@ -280,56 +236,50 @@ def run_serve_bench(
     reps, max_tokens, n_over = (1, 48, 8) if quick else (3, 128, 30)
     prompts = PROMPTS[:2] if quick else PROMPTS
     engine = Engine(model, n_ctx=n_ctx, n_threads=n_threads)
+    guard = PeerGuard(
+        "llama_cpp.server",
+        repacked=not llama_server_repack_flag(),
+        report=lambda line: console.print(line, style="yellow", soft_wrap=True),
+    )
     # the logs matter only while the servers run: a failed start quotes its log
     with tempfile.TemporaryDirectory(prefix="redline-bench-serve-") as tmp:
         logs = Path(tmp)
         red = start_redline(model, n_ctx, n_threads, logs / "redline.log")
         try:
-            llc = start_llama_cpp(gguf, n_ctx, n_threads, logs / "llama_cpp.log")
+            llc = guard.call(start_llama_cpp, gguf, n_ctx, n_threads, logs / "llama_cpp.log")
         except BaseException:
             red.stop()
             raise
+        guard.proc = llc.proc if llc else None
         try:
             with httpx.Client(timeout=600) as http:
                 name = engine.name
-                for target in (red, llc):  # warm-up: page the model in everywhere
-                    sse_turn(http, target.base, _chat("Hello", 4, name))
+
+                def peer(body: dict[str, Any]) -> Turn | None:
+                    return guard.call(sse_turn, http, llc.base, body) if llc else None
+
+                sse_turn(http, red.base, _chat("Hello", 4, name))  # warm-up: page the model in
+                peer(_chat("Hello", 4, name))
                 inproc_turn(engine, _chat("Hello", 4, name))
-                chat = _streamed_chat(engine, http, red, llc, name, prompts, max_tokens, reps)
+                chat = _streamed_chat(engine, http, red, peer, name, prompts, max_tokens, reps)
                 over = _overhead(engine, http, red, name, n_over)
-                edit = _edit(engine, http, red, llc, name, reps, quick)
+                edit = _edit(engine, http, red, peer, name, reps, quick)
         finally:
             red.stop()
-            llc.stop()
-    result: dict[str, Any] = {
-        "model": engine.name,
-        "quick": quick,
-        "threads": n_threads,
-        "chat": chat,
-        "overhead": over,
-        "edit": edit,
-        "ratios": {
-            "ttft": _ratio(chat["redline"]["ttft_ms"], chat["llama_cpp"]["ttft_ms"]),
-            "decode_tok_s": _ratio(
-                chat["redline"]["decode_tok_s"], chat["llama_cpp"]["decode_tok_s"]
-            ),
-            "edit_decode_tok_s": _ratio(
-                edit["redline_prediction"]["decode_tok_s"], edit["llama_cpp"]["decode_tok_s"]
-            ),
-            "edit_e2e_tok_s": _ratio(
-                edit["redline_prediction"]["e2e_tok_s"], edit["llama_cpp"]["e2e_tok_s"]
-            ),
-            "edit_e2e": _ratio(
-                edit["llama_cpp"]["total_ms"], edit["redline_prediction"]["total_ms"]
-            ),
-            "edit_exact_decode_tok_s": _ratio(
-                edit["redline_exact_prediction"]["decode_tok_s"], edit["llama_cpp"]["decode_tok_s"]
-            ),
-            "edit_exact_e2e": _ratio(
-                edit["llama_cpp"]["total_ms"], edit["redline_exact_prediction"]["total_ms"]
-            ),
-            "ttft_overhead_ms": round(chat["redline"]["ttft_ms"] - chat["inproc"]["ttft_ms"], 2),
-        },
-    }
-    _print(result, console)
+            if llc:
+                llc.stop()
+    if guard.death is not None:  # a peer that died part way gives no figure at all
+        chat["llama_cpp"] = edit["llama_cpp"] = chat["same_text"] = None
+    result = envelope(
+        "serve",
+        model=engine.name,
+        quick=quick,
+        threads=n_threads,
+        chat=chat,
+        overhead=over,
+        edit=edit,
+        peer=guard.record(llama_server_ran_as()),
+    )
+    result["ratios"] = ratios(chat, edit)
+    print_serve(result, console, machine_header())
     return result

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from redline.bench.peers import ProcessExited
 from redline.engine.engine import Engine
 from redline.engine.types import GenerationRequest
 
@@ -53,8 +54,9 @@ class Process:
         self.proc = subprocess.Popen(cmd, stdout=self._fh, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{cmd[:4]} exited: {log.read_text()[-2000:]}")
+            if (code := self.proc.poll()) is not None:
+                self._fh.close()
+                raise ProcessExited(f"{cmd[:4]} exited: {log.read_text()[-2000:]}", code)
             try:
                 if httpx.get(self.base + health, timeout=2).status_code == 200:
                     return
@@ -90,7 +92,33 @@ def start_llama_cpp(gguf: Path, n_ctx: int, n_threads: int, log: Path) -> Proces
     cmd += ["--n_threads", str(n_threads), "--n_threads_batch", str(n_threads)]
     # queue concurrent requests instead of cutting the running stream off (its default)
     cmd += ["--verbose", "False", "--interrupt_requests", "False"]
-    return Process(cmd, port, log, "/v1/models")
+    return Process(cmd + (llama_server_repack_flag() or []), port, log, "/v1/models")
+
+
+def llama_server_repack_flag() -> list[str] | None:
+    """llama_cpp.server's switch to keep weights unrepacked, if its version has one.
+
+    Up to llama-cpp-python 0.3.36 its ``ModelSettings`` has no field for llama.cpp's
+    extra buffer types, so the peer repacks weights as llama.cpp does by default
+    (and a crash that causes is reported, not fatal: :mod:`redline.bench.peers`).
+    """
+    try:
+        from llama_cpp.server.settings import ModelSettings
+    except ImportError:
+        return None
+    if "use_extra_bufts" not in ModelSettings.model_fields:
+        return None
+    return ["--use_extra_bufts", "False"]
+
+
+def llama_server_ran_as() -> str:
+    """How the peer server ran, for a result's ``peer`` entry and its table."""
+    if llama_server_repack_flag():
+        return "python -m llama_cpp.server --use_extra_bufts False: weights not repacked"
+    return (
+        "python -m llama_cpp.server as a user runs it: weights repacked by llama.cpp's "
+        "default (its settings have no switch for extra buffer types)"
+    )
 
 
 def threads() -> int:

@@ -36,8 +36,12 @@ from rich.console import Console
 from rich.table import Table
 
 from redline.bench.edit import measure_ceiling
+from redline.bench.peers import PeerGuard
+from redline.bench.results import envelope, machine_header
 from redline.bench.serve_client import (
     Turn,
+    llama_server_ran_as,
+    llama_server_repack_flag,
     sse_turn,
     start_llama_cpp,
     start_redline,
@@ -107,6 +111,13 @@ def _aggregate(engine: Engine, turns: list[Turn]) -> dict[str, float]:
     }
 
 
+def _queued(base: str, name: str, prompts: list[str], max_tokens: int) -> list[Turn]:
+    """The same N requests at once on llama_cpp.server (which queues them)."""
+    with httpx.Client(timeout=900) as http:
+        sse_turn(http, base, _body("Hello", 4, name, True))
+    return _at_once(base, [_body(p, max_tokens, name, True) for p in prompts])
+
+
 def _p95(xs: list[float]) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]
@@ -173,37 +184,46 @@ def run_concurrency_bench(
             idle, busy = _joining(red.base, name, n, joins, max_tokens * 2)
         finally:
             red.stop()
-        llc = start_llama_cpp(gguf, n_ctx, n_threads, logs / "llama_cpp.log")
-        try:
-            with httpx.Client(timeout=900) as http:
-                sse_turn(http, llc.base, _body("Hello", 4, name, True))
-            queued = _at_once(llc.base, [_body(p, max_tokens, name, True) for p in prompts])
-        finally:
-            llc.stop()
+        guard = PeerGuard(
+            "llama_cpp.server",
+            repacked=not llama_server_repack_flag(),
+            report=lambda line: console.print(line, style="yellow", soft_wrap=True),
+        )
+        llc = guard.call(start_llama_cpp, gguf, n_ctx, n_threads, logs / "llama_cpp.log")
+        queued = None
+        if llc is not None:
+            guard.proc = llc.proc
+            try:
+                queued = guard.call(_queued, llc.base, name, prompts, max_tokens)
+            finally:
+                llc.stop()
     ceilings = {
         rows: round(measure_ceiling(engine, batch=rows)["ceiling"], 2)
         for rows in sorted({2, n, 8, 16})
     }
     single = [t.decode_tok_s(len(engine.tokenize(t.text))) for t in alone]
     same = [a.text == b.text for a, b in zip(alone, together, strict=True)]
-    result: dict[str, Any] = {
-        "model": name,
-        "quick": quick,
-        "threads": n_threads,
-        "concurrency": n,
-        "max_tokens": max_tokens,
-        "single_stream_decode_tok_s": round(statistics.median(single), 1),
-        "redline_parallel": _aggregate(engine, together),
-        "llama_cpp_server": _aggregate(engine, queued),
-        "same_text_as_alone": round(sum(same) / len(same), 2),
-        "batch_ceiling": ceilings,
-        "idle_ttft_ms": [round(x * 1000, 1) for x in idle],
-        "busy_ttft_ms": [round(x * 1000, 1) for x in busy],
-    }
+    result = envelope(
+        "serve-concurrency",
+        model=name,
+        quick=quick,
+        threads=n_threads,
+        concurrency=n,
+        max_tokens=max_tokens,
+        single_stream_decode_tok_s=round(statistics.median(single), 1),
+        redline_parallel=_aggregate(engine, together),
+        llama_cpp_server=_aggregate(engine, queued) if queued else None,
+        same_text_as_alone=round(sum(same) / len(same), 2),
+        batch_ceiling=ceilings,
+        idle_ttft_ms=[round(x * 1000, 1) for x in idle],
+        busy_ttft_ms=[round(x * 1000, 1) for x in busy],
+        peer=guard.record(llama_server_ran_as()),
+    )
     agg = result["redline_parallel"]["decode_tok_s"]
+    peer_tok_s = queued and result["llama_cpp_server"]["decode_tok_s"]
     result["ratios"] = {
         "vs_single_stream": round(agg / result["single_stream_decode_tok_s"], 2),
-        "vs_llama_cpp_server": round(agg / result["llama_cpp_server"]["decode_tok_s"], 2),
+        "vs_llama_cpp_server": round(agg / peer_tok_s, 2) if peer_tok_s else None,
         "busy_p95_over_idle_ttft": round(_p95(busy) / statistics.median(idle), 2) if busy else 0.0,
     }
     engine.close()
@@ -213,7 +233,9 @@ def run_concurrency_bench(
 
 def _print(result: dict[str, Any], console: Console) -> None:
     n = result["concurrency"]
-    t = Table(title=f"bench serve --concurrency {n} ({result['model']}, greedy, same prompts)")
+    title = f"bench serve --concurrency {n} ({result['model']}, greedy, same prompts)"
+    peer = f"llama_cpp: {result['peer']['ran_as']}"
+    t = Table(title=f"{title}\n{machine_header()}", caption=peer)
     for col in ("target", "aggregate decode tok/s", "e2e tok/s", "tokens", "TTFT ms (median)"):
         t.add_column(col, justify="left" if col == "target" else "right")
     t.add_row("redline serve, one request at a time", f"{result['single_stream_decode_tok_s']:.1f}")
@@ -222,6 +244,9 @@ def _print(result: dict[str, Any], console: Console) -> None:
         (f"llama_cpp.server, {n} at once", "llama_cpp_server"),
     ):
         s = result[key]
+        if s is None:  # the peer died: its line says how
+            t.add_row(label, f"missing: {result['peer']['line']}")
+            continue
         t.add_row(
             label,
             f"{s['decode_tok_s']:.1f}",
@@ -233,9 +258,14 @@ def _print(result: dict[str, Any], console: Console) -> None:
     r = result["ratios"]
     idle = statistics.median(result["idle_ttft_ms"])
     busy = _p95(result["busy_ttft_ms"]) if result["busy_ttft_ms"] else 0.0
+    versus = (
+        f"{r['vs_llama_cpp_server']}x llama_cpp.server"
+        if r["vs_llama_cpp_server"] is not None
+        else "llama_cpp.server missing"
+    )
     console.print(
-        f"aggregate: {r['vs_single_stream']}x one stream, {r['vs_llama_cpp_server']}x "
-        f"llama_cpp.server with the same {n} clients; text the same as alone on "
+        f"aggregate: {r['vs_single_stream']}x one stream, {versus} "
+        f"with the same {n} clients; text the same as alone on "
         f"{result['same_text_as_alone']:.0%} of streams; "
         + (
             f"a request joining {n - 1} busy streams: p95 TTFT {busy:.0f} ms vs {idle:.0f} ms "
