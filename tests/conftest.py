@@ -8,6 +8,8 @@ import pytest
 
 from redline.engine.engine import Engine, get_engine
 
+pytest_plugins = ["native_isolation"]  # tests marked native_isolated run in a child process
+
 # Engines in tests load with the defaults, never a profile `redline tune` wrote on this
 # machine (profile tests switch this off for themselves).
 os.environ["REDLINE_NO_PROFILE"] = "1"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from redline.bench.tune import MARGIN, Trial, candidates, search, tune
@@ -13,6 +14,7 @@ from redline.engine.profile import DEFAULT, EngineProfile, load_all
 CODE = "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n" * 8
 
 
+@pytest.mark.native_isolated  # loads a model of its own: a crash fails only this test
 def test_a_short_search_measures_each_candidate_and_chooses_one_per_stage():
     result = tune(
         "smollm2-135m",

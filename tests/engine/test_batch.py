@@ -95,6 +95,7 @@ def test_drafts_and_grammars_work_per_sequence(parallel_engine: Engine) -> None:
     assert again == sampled_text  # the same seed samples the same text
 
 
+@pytest.mark.native_isolated  # loads a model of its own: a crash fails only this test
 def test_a_busy_engine_queues_the_next_request_until_a_sequence_frees() -> None:
     engine = Engine("smollm2-135m", n_ctx=512, parallel=2)
     try:

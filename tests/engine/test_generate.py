@@ -87,6 +87,7 @@ def test_bad_requests_are_rejected(smollm2_engine: Engine) -> None:
         list(smollm2_engine.generate(GenerationRequest(prompt="a", grammar="root ::= (")))
 
 
+@pytest.mark.native_isolated  # loads a model of its own: a crash fails only this test
 def test_context_overflow_is_a_clear_error() -> None:
     small = Engine("smollm2-135m", n_ctx=256)
     with pytest.raises(ContextOverflowError):

@@ -59,6 +59,7 @@ def test_a_bad_profile_is_refused_clearly(tmp_path: Path, body: str, problem: st
         load_all(path)
 
 
+@pytest.mark.native_isolated  # loads a model of its own: a crash fails only this test
 def test_the_engine_loads_with_a_profile_and_still_generates(monkeypatch):
     engine = Engine("smollm2-135m", n_ctx=512, profile=TUNED)
     try:
@@ -72,6 +73,7 @@ def test_the_engine_loads_with_a_profile_and_still_generates(monkeypatch):
         engine.close()
 
 
+@pytest.mark.native_isolated  # loads a model of its own: a crash fails only this test
 def test_the_engine_finds_the_saved_profile_unless_told_not_to(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("REDLINE_CONFIG", str(tmp_path / "config.toml"))
     save("smollm2-135m", TUNED, tmp_path / "profiles.toml")

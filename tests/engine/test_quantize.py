@@ -17,6 +17,7 @@ SMOL = Path(resolve_model("smollm2-135m")[1])
 CODE = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n" * 6
 
 
+@pytest.mark.native_isolated  # loads a model of its own: a crash fails only this test
 def test_requantising_to_q2_k_is_smaller_and_the_check_sees_the_loss(tmp_path: Path):
     out = tmp_path / "smol-q2_k.gguf"
     seen: list[int] = []
@@ -50,6 +51,7 @@ def test_bad_requests_are_refused_before_any_work(tmp_path: Path):
         q.quantize(tmp_path / "missing.gguf", tmp_path / "x.gguf", "q4_0")
 
 
+@pytest.mark.native_isolated  # loads a model of its own: a crash fails only this test
 def test_the_command_writes_the_file_and_prints_the_comparison(tmp_path: Path):
     out = tmp_path / "smol-q4_0.gguf"
     result = CliRunner().invoke(
