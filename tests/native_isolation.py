@@ -86,6 +86,8 @@ def _run_in_child(item: pytest.Item) -> list[TestReport]:
             cmd += ["-p", plugin]
         if config.inipath is not None:
             cmd += ["-c", str(config.inipath)]
+        if config.getoption("timeout", default=None) is not None:  # a --timeout given here
+            cmd += ["--timeout", str(config.getoption("timeout"))]
         cmd += ["--rootdir", str(config.rootpath)]
         env = {**os.environ, REPORTS_ENV: str(reports), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
         # `-p` imports this plugin before any conftest puts its folder on sys.path
@@ -122,19 +124,28 @@ def _text(data: bytes | str | None) -> str:
 def _death(
     item: pytest.Item, got: list[TestReport], code: int | None, output: str, seconds: float
 ) -> list[TestReport]:
-    """The failed report of a child that died (and a teardown, so the test is closed)."""
+    """The failed report of the phase the child died in (then a teardown, so the test
+    is closed as pytest closes every test)."""
     if code is None:
         why = f"timed out after {CHILD_TIMEOUT_S:.0f} s in its child process"
     elif code < 0:
-        why = f"crashed with {signal.Signals(-code).name} in its child process"
+        why = f"crashed with {_signal_name(-code)} in its child process"
     else:
         why = f"its child process exited with code {code} without finishing the test"
     tail = "\n".join(output.splitlines()[-60:])
-    when = "call" if any(r.when == "setup" and r.passed for r in got) else "setup"
+    when = {"setup": "call", "call": "teardown"}.get(got[-1].when, "setup") if got else "setup"
     keywords = {k: 1 for k in item.keywords}
     longrepr = f"{why}\n\n{tail}"
     failed = TestReport(
         item.nodeid, item.location, keywords, "failed", longrepr, when, duration=seconds
     )
-    closed = TestReport(item.nodeid, item.location, keywords, "passed", None, "teardown")
-    return [failed, closed]
+    if when == "teardown":
+        return [failed]
+    return [failed, TestReport(item.nodeid, item.location, keywords, "passed", None, "teardown")]
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

@@ -19,9 +19,8 @@ from rich.console import Console
 
 from redline.bench.baseline import NAME, RAN_AS, BareBaseline
 from redline.bench.peers import PeerGuard
-from redline.bench.results import envelope
+from redline.bench.results import envelope, print_machine
 from redline.engine.engine import Engine
-from redline.engine.machine import machine_line
 from redline.engine.types import GenerationRequest
 
 PROMPT = "def fibonacci(n):"
@@ -76,7 +75,7 @@ def run_decode_bench(
 
 
 def _print(result: dict[str, Any], console: Console) -> None:
-    console.print(f"machine: {machine_line(result['machine'])}", style="dim")
+    print_machine(console, result["machine"])
     head = (
         f"plain decode, {result['model']}, {result['threads']} threads: redline "
         f"{result['redline_tok_s']:.1f} tok/s | "

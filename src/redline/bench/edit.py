@@ -30,7 +30,7 @@ from rich.table import Table
 
 from redline.agent.edits import RewritePlan, carry_out, parses, plan_rewrite, strip_fence
 from redline.agent.regions import Region
-from redline.bench.results import machine_header
+from redline.bench.results import print_machine
 from redline.engine.engine import Engine
 from redline.engine.machine import machine_record
 from redline.engine.types import GenerationRequest, Timings
@@ -338,7 +338,7 @@ def run_edit_bench(
 
 def _print(result: dict[str, Any]) -> None:
     title = f"redline bench edit — {result['model']} ({result['threads']} threads)"
-    table = Table(title=f"{title}\n{machine_header()}")
+    table = Table(title=title)
     for col in (
         "case",
         "lines",
@@ -364,6 +364,7 @@ def _print(result: dict[str, Any]) -> None:
             "yes" if r["edit_applied"] else "no",
         )
     console = Console()
+    print_machine(console, result["machine"])
     console.print(table)
     console.print(
         f"median speed-up {result['median_speedup']:.2f}x | ceiling {result['ceiling']:.2f}x "

@@ -41,7 +41,7 @@ from redline.bench.polyglot import (
     run_tests,
 )
 from redline.bench.redline_runner import bench_config
-from redline.bench.results import machine_header
+from redline.bench.results import print_machine
 from redline.engine.machine import machine_record
 from redline.providers.local import LocalProvider
 
@@ -137,13 +137,14 @@ def run_parallel_bench(
         "same_passed": seq_pass == par_pass,
     }
     title = f"bench parallel: {n} polyglot exercises ({model}, one try each)"
-    t = Table(title=f"{title}\n{machine_header()}")
+    t = Table(title=title)
     for col in ("way", "wall s", "passed", *(ex.name for ex in chosen)):
         t.add_column(col)
     for label, key in (("one after another", "one_by_one"), (f"--parallel {n}", "together")):
         row = result[key]
         marks = ["pass" if row["passed"][ex.name] else "fail" for ex in chosen]
         t.add_row(label, f"{row['seconds']:.1f}", str(sum(row["passed"].values())), *marks)
+    print_machine(console, result["machine"])
     console.print(t)
     console.print(
         f"wall time together / one after another: {result['wall_ratio']}x; "

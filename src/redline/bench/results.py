@@ -14,9 +14,12 @@ import statistics
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redline.engine.machine import machine_line, machine_record
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 RESULTS_ENV = "REDLINE_BENCH_DIR"
 
@@ -34,11 +37,10 @@ def machine() -> dict[str, Any]:
     return machine_record()
 
 
-def machine_header() -> str:
-    """The line under a benchmark table's title that says which machine it ran on."""
-    from rich.markup import escape
-
-    return f"[dim]machine: {escape(machine_line())}[/dim]"
+def print_machine(console: Console, record: dict[str, Any] | None = None) -> None:
+    """The line above a benchmark's table that says which machine it ran on."""
+    line = f"machine: {machine_line(record)}"
+    console.print(line, style="dim", soft_wrap=True, markup=False, highlight=False)
 
 
 def envelope(name: str, **fields: Any) -> dict[str, Any]:
@@ -94,7 +96,7 @@ def print_table(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{title}\n{machine_header()}", title_justify="left")
+    table = Table(title=title, title_justify="left")
     for col in columns:
         table.add_column(col, justify="left" if col == columns[0] else "right")
     for row in rows:
@@ -102,4 +104,5 @@ def print_table(
     console = Console(highlight=False, stderr=err)
     if not console.is_terminal:  # piped or logged: do not squeeze columns into 80 chars
         console = Console(highlight=False, stderr=err, width=160)
+    print_machine(console)
     console.print(table)

@@ -29,7 +29,7 @@ from websockets.sync.client import connect
 from redline.agent.edits import rewrite_messages, rewrite_prediction
 from redline.agent.restate import likely
 from redline.bench.peers import PeerGuard
-from redline.bench.results import envelope, machine_header
+from redline.bench.results import envelope
 from redline.bench.serve_client import (
     Turn,
     inproc_turn,
@@ -281,5 +281,5 @@ def run_serve_bench(
         peer=guard.record(llama_server_ran_as()),
     )
     result["ratios"] = ratios(chat, edit)
-    print_serve(result, console, machine_header())
+    print_serve(result, console)
     return result

@@ -37,7 +37,7 @@ from rich.table import Table
 
 from redline.bench.edit import measure_ceiling
 from redline.bench.peers import PeerGuard
-from redline.bench.results import envelope, machine_header
+from redline.bench.results import envelope, print_machine
 from redline.bench.serve_client import (
     Turn,
     llama_server_ran_as,
@@ -235,7 +235,7 @@ def _print(result: dict[str, Any], console: Console) -> None:
     n = result["concurrency"]
     title = f"bench serve --concurrency {n} ({result['model']}, greedy, same prompts)"
     peer = f"llama_cpp: {result['peer']['ran_as']}"
-    t = Table(title=f"{title}\n{machine_header()}", caption=peer)
+    t = Table(title=title, caption=peer)
     for col in ("target", "aggregate decode tok/s", "e2e tok/s", "tokens", "TTFT ms (median)"):
         t.add_column(col, justify="left" if col == "target" else "right")
     t.add_row("redline serve, one request at a time", f"{result['single_stream_decode_tok_s']:.1f}")
@@ -254,6 +254,7 @@ def _print(result: dict[str, Any], console: Console) -> None:
             str(s["tokens"]),
             f"{s['ttft_ms_median']:.0f}",
         )
+    print_machine(console, result.get("machine"))
     console.print(t)
     r = result["ratios"]
     idle = statistics.median(result["idle_ttft_ms"])

@@ -12,6 +12,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from redline.bench.results import print_machine
+
 
 def _ratio(a: float, b: float | None) -> float | None:
     return round(a / b, 2) if b else None
@@ -43,13 +45,13 @@ def _cells(s: dict[str, Any]) -> tuple[str, ...]:
     )
 
 
-def print_serve(result: dict[str, Any], console: Console, header: str) -> None:
-    """The streamed-chat table, the overhead table and the ratio line; ``header`` is
-    the machine line under the first title."""
+def print_serve(result: dict[str, Any], console: Console) -> None:
+    """The machine line, the streamed-chat table, the overhead table and the ratios."""
     chat, edit, over = result["chat"], result["edit"], result["overhead"]
     peer = result["peer"]
     missing = f"missing: {peer['line']}" if peer["status"] != "ran" else "missing"
-    t = Table(title=f"bench serve: streamed chat ({result['model']})\n{header}")
+    print_machine(console, result["machine"])
+    t = Table(title=f"bench serve: streamed chat ({result['model']})")
     for col in ("target", "TTFT ms", "decode tok/s", "e2e tok/s", "tokens"):
         t.add_column(col, justify="right" if col != "target" else "left")
     for prefix, part in (("", chat), ("edit: ", edit)):

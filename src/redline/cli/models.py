@@ -7,7 +7,6 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 err = Console(stderr=True)
@@ -189,7 +188,7 @@ def quantize(
     before, after = q.measure(path), q.measure(done.output)
     from redline.engine.machine import machine_line
 
-    table = Table(title=f"{path.name} → {qtype}\n[dim]machine: {escape(machine_line())}[/dim]")
+    table = Table(title=f"{path.name} → {qtype}")
     for col in ("file", "size", "decode tok/s", "perplexity", "top-1 agreement"):
         table.add_column(col, no_wrap=True)
     for m, agree in ((before, 1.0), (after, q.agreement(before, after))):
@@ -200,6 +199,7 @@ def quantize(
             f"{m.perplexity:.3f}",
             f"{agree:.1%}",
         )
+    typer.echo(f"machine: {machine_line()}")
     Console(width=max(Console().width, 100)).print(table)
 
 
@@ -249,8 +249,7 @@ def tune(
         from redline.engine.machine import machine_line
 
         title = f"redline tune {name} ({result['cpus']} CPUs, {result['seconds']} s)"
-        machine = escape(machine_line(result["machine"]))
-        table = Table(title=f"{title}\n[dim]machine: {machine}[/dim]")
+        table = Table(title=title)
         cols = ("setting", "value", "prompt tok/s", "decode tok/s", "copy tok/s", "TTFT ms")
         for col in (*cols, "turn s", ""):
             table.add_column(col, no_wrap=True)
@@ -266,6 +265,7 @@ def tune(
                 f"{t.turn_s:.2f}" if measured and t.turn_s else "",
                 t.status,
             )
+        typer.echo(f"machine: {machine_line(result['machine'])}")
         Console(width=max(Console().width, 100)).print(table)
         typer.echo(
             "turn s: a typical agent turn, 1,500 uncached prompt tokens, 150 decoded, 150 "
