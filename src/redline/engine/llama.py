@@ -15,16 +15,13 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import llama_cpp
 import numpy as np
 
+from redline.engine.batch import Scheduler
 from redline.engine.text import common_prefix
 from redline.errors import ContextOverflowError, ModelLoadError, RedlineError
-
-if TYPE_CHECKING:
-    from redline.engine.batch import Scheduler
 
 
 def quiet_llama() -> None:
@@ -55,6 +52,15 @@ SCRATCH_SEQ = 1
 """The sequence a lone engine decodes one token aside on (:meth:`Session.decode_aside`)."""
 SCRATCH_CELLS = 256
 """KV cells added for it: one is used at a time; llama.cpp pads contexts to 256."""
+GROUP_MAX = 16
+"""Most continuations of one prompt a lone engine decodes together (``n``): they are
+sequences 0 and ``SCRATCH_SEQ + 1`` .. ``SCRATCH_SEQ + GROUP_MAX - 1`` of its unified
+cache, where copying the prompt to them only tags its cells."""
+
+
+def group_seq(index: int) -> int:
+    """The KV sequence of continuation ``index`` of a lone engine's group."""
+    return 0 if index == 0 else SCRATCH_SEQ + index
 
 
 @contextmanager
@@ -119,7 +125,7 @@ def load_llama(
     threads = n_threads or default_threads()
     lone = n_seq_max == 1
     try:
-        with _no_weight_repacking(2 if lone else n_seq_max, unified=lone):
+        with _no_weight_repacking(SCRATCH_SEQ + GROUP_MAX if lone else n_seq_max, unified=lone):
             llm = llama_cpp.Llama(
                 model_path=str(path),
                 n_ctx=n_ctx + SCRATCH_CELLS if lone else n_ctx * n_seq_max,
