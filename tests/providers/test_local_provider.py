@@ -74,3 +74,49 @@ def test_router_fails_over_from_a_dead_server_to_the_local_model(local, fake_ser
     reply = collect(router.stream(request))
     assert reply.ok and reply.text and reply.provider == "smollm2-135m"
     assert reply.timings.extra["router_tried"] == ["remote", "smollm2-135m"]
+
+
+def test_n_replies_tagged_by_choice_with_one_usage_and_one_done(local):
+    from redline.providers.base import ChoiceDone
+
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "Name a fruit."}],
+        max_tokens=12,
+        temperature=1.0,
+        seed=4,
+        n=3,
+    )
+    events = list(local.stream(request))
+    texts = ["", "", ""]
+    for e in events:
+        if isinstance(e, TextDelta):
+            texts[e.choice] += e.text
+    ends = [e for e in events if isinstance(e, ChoiceDone)]
+    assert sorted(e.choice for e in ends) == [0, 1, 2]
+    assert all(texts) and len(set(texts)) >= 2
+    usages = [e for e in events if isinstance(e, Usage)]
+    assert len(usages) == 1 and events[-1] == Done(ends[0].finish_reason)
+    one = collect(local.stream(ChatRequest(messages=request.messages, max_tokens=1)))
+    prompt = next(e for e in one.events if isinstance(e, Usage)).prompt_tokens
+    assert usages[0].prompt_tokens == prompt  # the prompt once, not three times
+    assert sum(isinstance(e, Done) for e in events) == 1
+
+
+def test_n_tool_calls_come_per_choice(local):
+    from redline.providers.base import ChoiceDone
+
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "Show me the file main.py"}],
+        max_tokens=48,
+        tools=[READ_TOOL],
+        tool_choice="required",
+        temperature=0.7,
+        seed=2,
+        n=2,
+    )
+    events = list(local.stream(request))
+    calls = [e for e in events if isinstance(e, ToolCallDelta)]
+    assert {c.choice for c in calls} == {0, 1}
+    assert all(c.name == "read" and json.loads(c.arguments)["path"] for c in calls)
+    ends = {e.choice: e.finish_reason for e in events if isinstance(e, ChoiceDone)}
+    assert ends == {0: "tool_calls", 1: "tool_calls"} and events[-1] == Done("tool_calls")

@@ -50,7 +50,8 @@ def test_context_overflow_is_400(client: openai.OpenAI) -> None:
 
 def test_unsupported_parameters_are_400(client: openai.OpenAI) -> None:
     for kwargs, param in (
-        ({"n": 2}, "n"),
+        ({"n": 17}, "n"),
+        ({"n": 0}, "n"),
         ({"logprobs": True}, "logprobs"),
         ({"presence_penalty": 0.5}, "presence_penalty"),
     ):

@@ -62,6 +62,13 @@ class CodeModel(Protocol):
 
     def first(self, prompt: str, entry_point: str, seed: int | None) -> Attempt: ...
 
+    def sample(
+        self, prompt: str, entry_point: str, n: int, seed: int, temperature: float
+    ) -> tuple[list[Attempt], float]:
+        """``n`` sampled answers to the first ask, decoded together (one request with
+        ``n``: the prompt read once), and the seconds they took together."""
+        ...
+
     def retry(
         self, prompt: str, entry_point: str, previous: Attempt, seed: int | None
     ) -> Attempt: ...
@@ -122,6 +129,27 @@ class CompletionModel:
     def first(self, prompt: str, entry_point: str, seed: int | None) -> Attempt:
         return self._run(prompt, prompt, entry_point, seed)
 
+    def sample(
+        self, prompt: str, entry_point: str, n: int, seed: int, temperature: float
+    ) -> tuple[list[Attempt], float]:
+        req = GenerationRequest(
+            prompt=prompt,
+            max_tokens=self.max_tokens,
+            temperature=temperature,
+            seed=seed,
+            stop=list(COMPLETION_STOPS),
+            n=n,
+        )
+        start = time.perf_counter()
+        outs = self.engine.complete_n(req)
+        seconds = time.perf_counter() - start
+        attempts = [
+            Attempt(assemble(prompt, out, entry_point), out, 0.0, tm.completion_tokens)
+            for out, tm, _ in outs
+        ]
+        attempts[0].prompt_tokens = outs[0][1].prompt_tokens
+        return attempts, seconds
+
     def retry(self, prompt: str, entry_point: str, previous: Attempt, seed: int | None) -> Attempt:
         shown = previous.program.rstrip("\n")
         text = shown + COMPLETION_FIX.format(errors=error_lines(previous.errors)) + prompt
@@ -177,6 +205,35 @@ class ChatModel:
             usage.prompt_tokens,
             usage.cached_tokens,
         )
+
+    def sample(
+        self, prompt: str, entry_point: str, n: int, seed: int, temperature: float
+    ) -> tuple[list[Attempt], float]:
+        request = ChatRequest(
+            messages=[{"role": "user", "content": CHAT_ASK.format(prompt=prompt)}],
+            max_tokens=self.max_tokens,
+            temperature=temperature,
+            seed=seed,
+            n=n,
+        )
+        start = time.perf_counter()
+        parts: list[list[str]] = [[] for _ in range(n)]
+        usage = Usage()
+        for event in self.provider.stream(request):
+            if isinstance(event, TextDelta):
+                parts[event.choice].append(event.text)
+            elif isinstance(event, Usage):
+                usage = event
+            elif isinstance(event, ErrorEvent):
+                raise event.error
+        seconds = time.perf_counter() - start
+        replies = ["".join(p) for p in parts]
+        attempts = [
+            Attempt(assemble(prompt, extract_code(r), entry_point), r, 0.0) for r in replies
+        ]
+        attempts[0].completion_tokens = usage.completion_tokens  # all n replies' tokens
+        attempts[0].prompt_tokens = usage.prompt_tokens
+        return attempts, seconds
 
     def first(self, prompt: str, entry_point: str, seed: int | None) -> Attempt:
         self._retries[prompt] = 0

@@ -29,6 +29,7 @@ from redline.bench.codegen import Attempt, ChatModel, CodeModel, CompletionModel
 from redline.bench.examples import EXAMPLE_FAILS, Example, docstring_examples, first_failure
 from redline.bench.results import envelope, spread
 from redline.bench.sandbox import Limits, RunOutcome, run_python_file
+from redline.bench.selection import Selection, select_mode, summarize_select
 
 Progress = Callable[[str], None]
 
@@ -99,8 +100,10 @@ def solve_problem(
     retries: int = 2,
     seed: int | None = None,
     limits: Limits | None = None,
+    select: Selection | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Both modes for one problem: ``{"single": record, "loop": record}``."""
+    """The modes for one problem: ``{"single": record, "loop": record}``, and
+    ``"select"`` with a :class:`Selection`."""
     prompt, entry = problem["prompt"], problem["entry_point"]
     with tempfile.TemporaryDirectory(prefix="redline-he-check-") as tmp:
         work = Path(tmp)
@@ -108,7 +111,7 @@ def solve_problem(
         first = model.first(prompt, entry, seed)
         t0 = time.perf_counter()
         first.errors = findings(first.program, work, examples)
-        check_s = time.perf_counter() - t0
+        check_s = first_check_s = time.perf_counter() - t0
         attempts, best = [first], first
         while best.errors and len(attempts) <= retries:
             again = model.retry(prompt, entry, attempts[-1], seed)
@@ -123,7 +126,12 @@ def solve_problem(
     single = _record([first], single_outcome, 0.0)
     loop = _record(attempts, loop_outcome, check_s)
     loop["chosen_attempt"] = attempts.index(best) + 1
-    return {"single": single, "loop": loop}
+    modes = {"single": single, "loop": loop}
+    if select is not None:
+        modes["select"] = select_mode(
+            model, problem, (first, first_check_s, single_outcome), select, seed, score
+        )
+    return modes
 
 
 def make_code_model(model: str, provider: str | None = None) -> CodeModel:
@@ -159,6 +167,13 @@ def summarize(rows: list[dict[str, Any]], mode: str) -> dict[str, Any]:
     }
 
 
+def _modes(rows: list[dict[str, Any]], select: Selection | None) -> dict[str, Any]:
+    modes = {"single": summarize(rows, "single"), "loop": summarize(rows, "loop")}
+    if select is not None:
+        modes["select"] = summarize(rows, "select") | summarize_select(rows, select)
+    return modes
+
+
 def run_humaneval(
     model: str = "gemma3-270m",
     *,
@@ -168,8 +183,9 @@ def run_humaneval(
     provider: str | None = None,
     ids: list[str] | None = None,
     progress: Progress | None = None,
+    select: Selection | None = None,
 ) -> dict[str, Any]:
-    """Run both modes on ``limit`` problems; the result dict is what ``--json`` prints."""
+    """Run the modes on ``limit`` problems; the result dict is what ``--json`` prints."""
     problems = load_problems(limit, ids)
     code_model = make_code_model(model, provider)
     if samples > 1:
@@ -180,12 +196,12 @@ def run_humaneval(
         for sample in range(samples):
             seed = sample if samples > 1 else None
             try:
-                both = solve_problem(code_model, problem, retries=retries, seed=seed)
+                both = solve_problem(code_model, problem, retries=retries, seed=seed, select=select)
             except Exception as exc:  # a model/provider failure fails this problem only
                 failed = {"passed": False, "outcome": f"error: {exc}", "attempts": 0}
                 failed |= {"errors_first": 0, "errors_final": 0, "model_s": 0.0, "seconds": 0.0}
                 failed |= {"completion_tokens": 0, "prompt_tokens": 0, "test_s": 0.0}
-                both = {"single": dict(failed), "loop": dict(failed)}
+                both = {m: dict(failed) for m in ("single", "loop", "select")}
             rows.append({"task_id": problem["task_id"], "sample": sample, **both})
             if progress:
                 progress(problem["task_id"])
@@ -197,6 +213,7 @@ def run_humaneval(
         retries=retries,
         problems=len(problems),
         wall_s=round(time.perf_counter() - started, 2),
-        modes={"single": summarize(rows, "single"), "loop": summarize(rows, "loop")},
+        modes=_modes(rows, select),
+        select=None if select is None else select.settings(),
         per_problem=rows,
     )

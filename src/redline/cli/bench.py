@@ -116,16 +116,32 @@ def humaneval_command(
     limit: int | None = typer.Option(None, "--limit", "-n", help="First N of the 164 problems."),
     samples: int = typer.Option(1, "--samples", help="Samples per problem (>1 samples at T=0.8)."),
     retries: int = typer.Option(3, "--retries", help="Error-loop retries after the first answer."),
+    select: int = typer.Option(
+        0, "--select", help="Sample N answers in one batch where the first fails its examples."
+    ),
+    select_all: bool = typer.Option(False, "--select-all", help="Sample N for every problem."),
+    select_temperature: float = typer.Option(0.8, "--select-temperature"),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """pass@1 single-shot and with the error-detection loop; tests run sandboxed."""
+    """pass@1 single-shot, with the error-detection loop and (``--select N``) the best
+    of N checked samples; tests run sandboxed."""
     from redline.bench import plots
     from redline.bench.humaneval import run_humaneval
     from redline.bench.results import print_table, save
+    from redline.bench.selection import Selection
 
+    chosen = None
+    if select or select_all:
+        chosen = Selection(n=select or 8, temperature=select_temperature, always=select_all)
     with _progress((limit or 164) * samples, f"humaneval {model}") as tick:
         result = run_humaneval(
-            model, limit=limit, samples=samples, retries=retries, provider=provider, progress=tick
+            model,
+            limit=limit,
+            samples=samples,
+            retries=retries,
+            provider=provider,
+            progress=tick,
+            select=chosen,
         )
     save(result, f"humaneval-{model.replace('/', '_')}")
     png = plots.plot_humaneval(_results("humaneval-*.json"))
@@ -375,8 +391,24 @@ def serve_bench(
         min=0,
         help="N clients at once: redline serve --parallel N vs llama_cpp.server (only that).",
     ),
+    n: int = typer.Option(
+        0, "--n", min=0, help="One request for N choices beside the N-row kernel rate (only that)."
+    ),
 ) -> None:
-    """redline serve vs llama_cpp.server (with --concurrency N: N clients at once)."""
+    """redline serve vs llama_cpp.server (with --concurrency N: N clients at once;
+    with --n N: one request for N choices)."""
+    if n:
+        from rich.console import Console
+
+        from redline.bench.results import save
+        from redline.bench.serve_n import run_n_bench
+
+        _exit_on_sigterm()
+        result = run_n_bench(model, quick, n=n, console=Console(stderr=True) if json_out else None)
+        if json_out:
+            sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        save(result, "serve-n")
+        return
     if not concurrency:
         _serve(model=model, quick=quick, json_out=json_out)
         return

@@ -25,11 +25,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import llama_cpp
 import numpy as np
 
-from redline.engine.llama import Session
 from redline.errors import ModelLoadError, RedlineError
 
 GATHER_S = 0.003
@@ -42,9 +42,18 @@ turns on the GIL); one that comes late misses a whole batch, so waiting a quarte
 one costs less than leaving it out."""
 
 
+class BatchedSequence(Protocol):
+    """What the scheduler needs of a KV sequence (a :class:`redline.engine.llama.Session`):
+    its id in the context and the tokens its cells hold, which it extends as pieces are
+    decoded. A protocol, so this module sits below ``llama.py`` rather than in a circle."""
+
+    seq_id: int
+    tokens: list[int]
+
+
 @dataclass(eq=False)
 class _Step:
-    session: Session
+    session: BatchedSequence
     tokens: list[int]
     all_logits: bool
     done: int = 0
@@ -81,18 +90,20 @@ class Scheduler:
         self._thread.start()
 
     # -- the sequences' side ------------------------------------------------------
-    def start(self, session: Session) -> None:
+    def start(self, session: BatchedSequence) -> None:
         """``session`` is generating: the next batches wait (briefly) for its steps."""
         with self._cv:
             self._running.add(session.seq_id)
 
-    def stop(self, session: Session) -> None:
+    def stop(self, session: BatchedSequence) -> None:
         """``session`` is done: batches no longer wait for it."""
         with self._cv:
             self._running.discard(session.seq_id)
             self._cv.notify_all()
 
-    def decode(self, session: Session, tokens: list[int], *, all_logits: bool) -> np.ndarray:
+    def decode(
+        self, session: BatchedSequence, tokens: list[int], *, all_logits: bool
+    ) -> np.ndarray:
         """Decode ``tokens`` on ``session``'s sequence with the others; its logits rows
         (every token's, or the last one's) once they are all in the cache."""
         if not tokens:

@@ -14,6 +14,7 @@ sampler chain (no speculative sampling rule is used).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import threading
 import time
@@ -38,6 +39,7 @@ from redline.engine.drafts import (
     PredictionDrafter,
     SpeedGate,
 )
+from redline.engine.group import SequenceGroup, check_n, member_request, merge
 from redline.engine.inspect import model_info, vocab_has_fim
 from redline.engine.llama import Session, load_session_model
 from redline.engine.loader import default_threads
@@ -162,11 +164,15 @@ class Engine:
         self.prompt_cache = PromptCache(whole_only=self.session.n_swa > 0)
         self._lock = threading.Lock()
         self.last_timings: Timings | None = None
+        self.group: SequenceGroup | None = None
+        """The batched sequences ``n`` > 1 requests run on (a lone engine's, built on first use)."""
 
     def close(self) -> None:
         """Free the context and the weights now (``redline tune`` loads many in turn)."""
         if self.scheduler is not None:
             self.scheduler.close()
+        if self.group is not None:
+            self.group.close()
         for session in self.sessions:
             session.close()
         self.llm.close()
@@ -232,6 +238,16 @@ class Engine:
         if req.messages is not None and not self.chat.native:
             # The plain transcript layout of template-less models ends a turn at "User:".
             req = dataclasses.replace(req, stop=[*req.stop, *self.chat.stop])
+        if req.n > 1:
+            if self.scheduler is not None:
+                raise InvalidRequestError(
+                    "n > 1 needs an engine without --parallel (its prompt copy is free only "
+                    "in a lone engine's unified cache)",
+                    param="n",
+                )
+            with self._lock:
+                yield from self._run_group(req, tokens)
+            return
         if self.scheduler is None:
             with self._lock:
                 yield from self._run(req, tokens, self.session)
@@ -270,6 +286,90 @@ class Engine:
         assert last.timings is not None and last.finish_reason is not None
         return "".join(parts), last.timings, last.finish_reason
 
+    def complete_n(self, req: GenerationRequest) -> list[tuple[str, Timings, FinishReason]]:
+        """Run all ``req.n`` continuations to the end: text, timings and finish reason
+        of each, in index order."""
+        parts: list[list[str]] = [[] for _ in range(req.n)]
+        ends: list[Chunk | None] = [None] * req.n
+        for chunk in self.generate(req):
+            parts[chunk.index].append(chunk.text)
+            if chunk.finish_reason is not None:
+                ends[chunk.index] = chunk
+        out = []
+        for texts, end in zip(parts, ends, strict=True):
+            assert end is not None and end.timings is not None and end.finish_reason is not None
+            out.append(("".join(texts), end.timings, end.finish_reason))
+        return out
+
+    def _run_group(self, req: GenerationRequest, prompt: list[int]) -> Iterator[Chunk]:
+        """``req.n`` continuations of ``prompt``: evaluated once on the lone sequence,
+        copied to the others, decoded together (:mod:`redline.engine.group`). Each
+        continuation gets an equal share of the context (``max_tokens`` at most).
+        Continuation 0's timings are the prompt's; the others' count the prompt as
+        cached (copied, not evaluated)."""
+        t0 = time.perf_counter()
+        s = self.session
+        n = req.n
+        if len(prompt) + n > s.n_ctx:
+            raise ContextOverflowError(
+                f"prompt has {len(prompt)} tokens; model {self.name} context is {s.n_ctx}, "
+                f"too small for {n} continuations"
+            )
+        max_tokens = min(req.max_tokens, (s.n_ctx - len(prompt)) // n)
+        first = Timings(prompt_tokens=len(prompt))
+        first.cached_tokens = self._reuse(prompt, first, s)
+        try:
+            s.decode(prompt[first.cached_tokens :], all_logits=False)
+        except BaseException:
+            s.truncate(first.cached_tokens)
+            raise
+        first.prompt_s = time.perf_counter() - t0
+        if self.group is None:
+            self.group = SequenceGroup(s)
+        group = self.group
+        members = group.fan_out(n)
+        stop = threading.Event()
+
+        def member(i: int) -> Iterator[Chunk]:
+            tm = first
+            if i:
+                tm = Timings(prompt_tokens=len(prompt), cached_tokens=len(prompt))
+                tm.prompt_s = first.prompt_s
+            r = member_request(req, i, stop)
+            return self._member(r, prompt, max_tokens, tm, t0, members[i])
+
+        try:
+            yield from merge([functools.partial(member, i) for i in range(n)], stop, req.cancel)
+        finally:
+            group.release(members, len(prompt))
+            self.last_timings = first
+
+    def _member(
+        self,
+        req: GenerationRequest,
+        prompt: list[int],
+        max_tokens: int,
+        tm: Timings,
+        t0: float,
+        s: Session,
+    ) -> Iterator[Chunk]:
+        """One continuation of a group, in its own thread (see :meth:`_run_group`)."""
+        sampler = self._sampler(req, s)
+        try:
+            yield from self._loop(req, prompt, max_tokens, sampler, tm, t0, s)
+        finally:
+            if sampler is not None:
+                sampler.close()
+            tm.total_s = time.perf_counter() - t0
+            assert s.scheduler is not None
+            s.scheduler.stop(s)
+
+    @staticmethod
+    def _sampler(req: GenerationRequest, s: Session) -> Sampler | None:
+        """llama.cpp's sampler chain where the request needs one (a grammar or
+        temperature > 0); greedy plain decoding takes the numpy argmax instead."""
+        return Sampler.for_request(req, s) if (req.grammar or req.temperature > 0) else None
+
     def _run(self, req: GenerationRequest, prompt: list[int], s: Session) -> Iterator[Chunk]:
         t0 = time.perf_counter()
         if len(prompt) >= s.n_ctx:
@@ -285,7 +385,7 @@ class Engine:
             s.truncate(tm.cached_tokens)
             raise
         tm.prompt_s = time.perf_counter() - t0
-        sampler = Sampler.for_request(req, s) if (req.grammar or req.temperature > 0) else None
+        sampler = self._sampler(req, s)
         try:
             yield from self._loop(req, prompt, max_tokens, sampler, tm, t0, s)
         finally:
@@ -546,6 +646,7 @@ def _validate(req: GenerationRequest) -> None:
         raise InvalidRequestError("temperature must be >= 0", param="temperature")
     if not 0 < req.top_p <= 1:
         raise InvalidRequestError("top_p must be in (0, 1]", param="top_p")
+    check_n(req.n)
     if req.cancel is not None and req.cancel.is_set():
         raise CancelledError("cancelled before start")
 

@@ -13,23 +13,28 @@ import ctypes
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import llama_cpp
 import numpy as np
 
 from redline.engine import loader
+from redline.engine.batch import Scheduler
 from redline.engine.text import common_prefix
 from redline.errors import ContextOverflowError, RedlineError
-
-if TYPE_CHECKING:
-    from redline.engine.batch import Scheduler
-
 
 SCRATCH_SEQ = 1
 """The sequence a lone engine decodes one token aside on (:meth:`Session.decode_aside`)."""
 SCRATCH_CELLS = 256
 """KV cells added for it: one is used at a time; llama.cpp pads contexts to 256."""
+GROUP_MAX = 16
+"""Most continuations of one prompt a lone engine decodes together (``n``): they are
+sequences 0 and ``SCRATCH_SEQ + 1`` .. ``SCRATCH_SEQ + GROUP_MAX - 1`` of its unified
+cache, where copying the prompt to them only tags its cells."""
+
+
+def group_seq(index: int) -> int:
+    """The KV sequence of continuation ``index`` of a lone engine's group."""
+    return 0 if index == 0 else SCRATCH_SEQ + index
 
 
 def load_session_model(
@@ -61,7 +66,7 @@ def load_session_model(
         n_batch=n_batch,
         n_ubatch=n_ubatch,
         n_threads=n_threads,
-        n_seq_max=2 if lone else n_seq_max,
+        n_seq_max=SCRATCH_SEQ + GROUP_MAX if lone else n_seq_max,
         # each batched sequence has its own KV stream: its cells never move when
         # another grows or is cleared
         kv_unified=lone,

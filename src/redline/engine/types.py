@@ -47,6 +47,13 @@ class GenerationRequest:
     """A GBNF grammar that the output must match (plain decoding)."""
     add_generation_prompt: bool = True
     cancel: threading.Event | None = None
+    n: int = 1
+    """Continuations of this one prompt, decoded together (:mod:`redline.engine.group`):
+    the prompt is evaluated once and its KV copied to the other sequences; continuation
+    ``i`` samples with ``seed + i`` (each its own random seed without one)."""
+    greedy_first: bool = False
+    """With ``n`` > 1: continuation 0 stays greedy (temperature 0) while the others
+    sample, so the model's own best answer is always among the candidates."""
 
 
 @dataclass
@@ -99,6 +106,8 @@ class Chunk:
     tokens: list[int] = field(default_factory=list)
     finish_reason: FinishReason | None = None
     timings: Timings | None = None
+    index: int = 0
+    """Which continuation of an ``n`` > 1 request this piece belongs to."""
 
 
 @dataclass

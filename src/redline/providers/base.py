@@ -37,11 +37,19 @@ class ChatRequest:
     restartable: bool = False
     """The caller can drop a partial reply: a router may then answer a stream that
     died part-way with :class:`Restart` and a whole new reply from another provider."""
+    n: int = 1
+    """Replies to this one turn (OpenAI ``n``): events of reply ``i`` carry ``choice=i``
+    and each reply ends with a :class:`ChoiceDone`; one ``Usage`` (the prompt once)
+    and one ``Done`` close the stream. A local engine decodes them in one batch."""
+    greedy_first: bool = False
+    """With ``n`` > 1: reply 0 is greedy (temperature 0), the others sampled."""
 
 
 @dataclass
 class TextDelta:
     text: str
+    choice: int = 0
+    """Which reply of an ``n`` > 1 request this piece belongs to."""
 
 
 @dataclass
@@ -52,6 +60,9 @@ class ToolCallDelta:
     id: str | None = None
     name: str | None = None
     arguments: str = ""
+    choice: int = 0
+    """Which reply of an ``n`` > 1 request this call belongs to (``index`` is the
+    call's place among that reply's calls)."""
 
 
 @dataclass
@@ -78,6 +89,15 @@ class TimingsEvent:
 
 
 @dataclass
+class ChoiceDone:
+    """Reply ``choice`` of an ``n`` > 1 request has ended (only sent when ``n`` > 1;
+    the stream's own ``Done`` still comes last)."""
+
+    choice: int
+    finish_reason: str = "stop"
+
+
+@dataclass
 class Done:
     finish_reason: str = "stop"
 
@@ -100,7 +120,7 @@ class ErrorEvent:
     error: Exception
 
 
-Event = TextDelta | ToolCallDelta | Usage | TimingsEvent | Restart | Done | ErrorEvent
+Event = TextDelta | ToolCallDelta | Usage | TimingsEvent | Restart | ChoiceDone | Done | ErrorEvent
 
 
 @runtime_checkable

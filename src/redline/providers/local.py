@@ -17,16 +17,13 @@ from typing import Any
 
 from redline.engine.engine import DEFAULT_N_CTX, Engine, get_engine
 from redline.engine.models import FIM_UNRELIABLE
-from redline.engine.structured import (
-    parse_reply,
-    response_format_grammar,
-    tools_grammar,
-    with_tools_prompt,
-)
-from redline.engine.types import GenerationRequest, Timings
+from redline.engine.structured import parse_reply
+from redline.engine.turns import TurnPlan, plan_turn
+from redline.engine.types import Chunk, GenerationRequest, Timings
 from redline.errors import CancelledError, ProviderError, RedlineError
 from redline.providers.base import (
     ChatRequest,
+    ChoiceDone,
     CompletionRequest,
     Done,
     ErrorEvent,
@@ -115,21 +112,14 @@ class LocalProvider:
                 close()
         yield Done(finish)
 
-    def generation_request(
-        self, request: ChatRequest, cancel: threading.Event | None
-    ) -> tuple[GenerationRequest, bool]:
-        """The engine request for a chat turn, and whether it is in tool mode."""
-        messages = request.messages
-        grammar = None
-        tool_mode = bool(request.tools) and request.tool_choice != "none"
-        if tool_mode:
-            assert request.tools is not None
-            grammar = tools_grammar(request.tools, request.tool_choice, request.parallel_tool_calls)
-            messages = with_tools_prompt(messages, request.tools, request.tool_choice)
-        elif request.response_format:
-            grammar = response_format_grammar(request.response_format)
-        gen = GenerationRequest(
-            messages=messages,
+    def plan(self, request: ChatRequest, cancel: threading.Event | None) -> TurnPlan:
+        """The engine request for a chat turn (the adapter the server uses too)."""
+        return plan_turn(
+            request.messages,
+            tools=request.tools,
+            tool_choice=request.tool_choice,
+            parallel_tool_calls=request.parallel_tool_calls,
+            response_format=request.response_format,
             max_tokens=request.max_tokens,
             temperature=request.temperature,
             top_p=request.top_p,
@@ -137,32 +127,42 @@ class LocalProvider:
             stop=list(request.stop),
             prediction=request.prediction if self.speculation else None,
             quotes=request.quotes if self.speculation else None,
-            grammar=grammar,
             cancel=cancel,
+            n=request.n,
+            greedy_first=request.greedy_first,
         )
-        return gen, tool_mode
 
     def stream(
         self, request: ChatRequest, cancel: threading.Event | None = None
     ) -> Iterator[Event]:
-        """Stream one turn from the engine; errors become one ``ErrorEvent``."""
+        """Stream one turn from the engine; errors become one ``ErrorEvent``.
+
+        With ``request.n`` > 1 the replies' events are interleaved, each tagged with
+        its ``choice`` and closed by a ``ChoiceDone``; one ``Usage`` (the prompt counted
+        once), one ``TimingsEvent`` (reply 0's) and one ``Done`` (reply 0's) end it."""
         started = time.monotonic()
         first_at: float | None = None
-        buffered: list[str] = []
-        last = None
-        chunks: Iterator[Any] | None = None
+        n = request.n
+        buffered: list[list[str]] = [[] for _ in range(n)]
+        ends: dict[int, Chunk] = {}
+        finishes: dict[int, str] = {}
+        chunks: Iterator[Chunk] | None = None
         try:
-            gen, tool_mode = self.generation_request(request, cancel)
-            chunks = self.engine().generate(gen)
+            plan = self.plan(request, cancel)
+            chunks = self.engine().generate(plan.request)
             for chunk in chunks:
+                i = chunk.index
                 if chunk.text:
-                    if tool_mode:
-                        buffered.append(chunk.text)
+                    if plan.tools:
+                        buffered[i].append(chunk.text)
                     else:
                         first_at = first_at or time.monotonic()
-                        yield TextDelta(chunk.text)
+                        yield TextDelta(chunk.text, choice=i)
                 if chunk.finish_reason is not None:
-                    last = chunk
+                    ends[i] = chunk
+                    if n > 1:
+                        finishes[i] = yield from _reply_end(plan, chunk, "".join(buffered[i]))
+                        yield ChoiceDone(i, finishes[i])
         except CancelledError:
             yield Done("cancelled")
             return
@@ -173,41 +173,51 @@ class LocalProvider:
             yield ErrorEvent(ProviderError(f"{self.name}: local engine failed: {exc}"))
             return
         finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
-        if last is None or last.timings is None:
+            if chunks is not None:
+                chunks.close()
+        last = ends.get(0)
+        if last is None or last.timings is None or len(ends) < n:
             yield ErrorEvent(ProviderError(f"{self.name}: the engine stopped without finishing"))
             return
-        finish = last.finish_reason
+        finish = last.finish_reason or "stop"
+        timings = [ends[i].timings or Timings() for i in range(n)]
         if finish == "cancelled":
             # What was decoded before the stop was paid for: say so (an agent that
             # cut a looping reply still counts its tokens).
-            yield from self._summary(last.timings, request, started, first_at)
+            yield from self._summary(timings, request, started, first_at)
             yield Done("cancelled")
             return
-        if tool_mode:
+        if plan.tools:
             # The reply is buffered whole, but its first token was decoded (and
             # parsed by the grammar) at the engine's TTFT, not at the end.
             first_at = None
-            calls = yield from _tool_events("".join(buffered))
-            if calls and finish != "length":
-                finish = "tool_calls"
-        yield from self._summary(last.timings, request, started, first_at)
+        if n == 1:
+            finish = yield from _reply_end(plan, last, "".join(buffered[0]))
+        else:
+            finish = finishes[0]
+        yield from self._summary(timings, request, started, first_at)
         yield Done(finish)
 
     def _summary(
-        self, tm: Timings, request: ChatRequest, started: float, first_at: float | None
+        self, timings: list[Timings], request: ChatRequest, started: float, first_at: float | None
     ) -> Iterator[Event]:
+        """One ``Usage`` for every reply (the prompt once: it was evaluated once) and
+        reply 0's ``TimingsEvent``."""
+        tm = timings[0]
         predicted = bool(request.prediction)
+        accepted = sum(t.accepted_tokens for t in timings)
+        drafted = sum(t.drafted_tokens for t in timings)
         yield Usage(
             prompt_tokens=tm.prompt_tokens,
-            completion_tokens=tm.completion_tokens,
+            completion_tokens=sum(t.completion_tokens for t in timings),
             cached_tokens=tm.cached_tokens,
-            accepted_prediction_tokens=tm.accepted_tokens if predicted else 0,
-            rejected_prediction_tokens=(tm.drafted_tokens - tm.accepted_tokens) if predicted else 0,
+            accepted_prediction_tokens=accepted if predicted else 0,
+            rejected_prediction_tokens=(drafted - accepted) if predicted else 0,
         )
         end = time.monotonic()
+        extra: dict[str, Any] = {"engine": tm.to_dict()}
+        if len(timings) > 1:
+            extra["choices"] = [t.to_dict() for t in timings]
         yield TimingsEvent(
             provider=self.name,
             ttft_s=(first_at - started) if first_at is not None else tm.ttft_s,
@@ -216,11 +226,22 @@ class LocalProvider:
             tok_s=tm.decode_tok_s,
             drafted_tokens=tm.drafted_tokens,
             accepted_tokens=tm.accepted_tokens,
-            extra={"engine": tm.to_dict()},
+            extra=extra,
         )
 
 
-def _tool_events(text: str) -> Iterator[Event]:
+def _reply_end(plan: TurnPlan, end: Chunk, text: str) -> Iterator[Event]:
+    """A finished reply's buffered tool events (tool mode); returns its finish reason."""
+    finish = end.finish_reason or "stop"
+    if not plan.tools or finish == "cancelled":
+        return finish
+    calls = yield from _tool_events(text, end.index)
+    if calls and finish != "length":
+        finish = "tool_calls"
+    return finish
+
+
+def _tool_events(text: str, choice: int = 0) -> Iterator[Event]:
     """Events for a tool-mode reply; returns the number of tool calls."""
     content, calls = parse_reply(text)
     for index, call in enumerate(calls):
@@ -229,7 +250,8 @@ def _tool_events(text: str) -> Iterator[Event]:
             id=call["id"],
             name=call["function"]["name"],
             arguments=call["function"]["arguments"],
+            choice=choice,
         )
     if not calls and content:
-        yield TextDelta(content)
+        yield TextDelta(content, choice=choice)
     return len(calls)

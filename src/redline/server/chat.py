@@ -5,6 +5,11 @@ Both the SSE route and the WebSocket route stream the same objects from
 response with :func:`chat_response`. With tools, the reply is grammar-forced
 JSON that only means something whole, so it is buffered and sent as one
 ``tool_calls`` delta (or content) at the end.
+
+A request with ``n`` > 1 streams the continuations' chunks interleaved as the
+engine decodes them (one batch), each choice under its own ``index`` with its
+own final chunk; ``usage`` counts the prompt once (it was evaluated once) and
+the completion tokens of every choice.
 """
 
 from __future__ import annotations
@@ -12,15 +17,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from redline.engine.structured import parse_reply
+from redline.engine.turns import TurnPlan
 from redline.engine.types import Chunk, Timings
-from redline.server.convert import ChatPlan
 from redline.server.openai_format import (
     ChatFormatter,
     TextFormatter,
     finish_reason,
+    group_usage,
     timings_ext,
-    usage,
 )
 from redline.server.state import Started
 
@@ -29,92 +33,121 @@ def _tool_deltas(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"index": i, **call} for i, call in enumerate(calls)]
 
 
-def _accounting(started: Started, tm: Timings, reason: str | None) -> tuple[dict, dict]:
+def _ext(started: Started, tm: Timings, reason: str | None) -> dict[str, Any]:
+    return timings_ext(tm, queue_s=started.job.queue_s, cancelled=reason == "cancelled")
+
+
+def _usage(started: Started, timings: list[Timings]) -> dict[str, Any]:
     job = started.job
-    predicted = bool(job.request.prediction)
-    use = usage(tm, predicted=predicted, prediction_tokens=job.prediction_tokens)
-    ext = timings_ext(tm, queue_s=job.queue_s, cancelled=reason == "cancelled")
-    return use, ext
+    return group_usage(
+        timings, predicted=bool(job.request.prediction), prediction_tokens=job.prediction_tokens
+    )
+
+
+def _group_ext(started: Started, ends: list[Chunk]) -> dict[str, Any]:
+    """Choice 0's timings (the prompt's); with several choices, each one's beside them."""
+    first = ends[0]
+    ext = _ext(started, first.timings or Timings(), first.finish_reason)
+    if len(ends) > 1:
+        ext["choices"] = [_ext(started, c.timings or Timings(), c.finish_reason) for c in ends]
+    return ext
+
+
+def _ordered(ends: dict[int, Chunk], n: int) -> list[Chunk]:
+    return [ends.get(i, Chunk("", finish_reason="cancelled", timings=Timings())) for i in range(n)]
 
 
 async def chat_chunks(
-    started: Started, plan: ChatPlan, model: str, *, include_usage: bool
+    started: Started, plan: TurnPlan, model: str, *, include_usage: bool
 ) -> AsyncIterator[dict[str, Any]]:
-    """``chat.completion.chunk`` objects; the last carries finish_reason and timings."""
+    """``chat.completion.chunk`` objects; each choice's last carries its finish_reason
+    and timings."""
+    n = plan.request.n
     f = ChatFormatter(model)
-    parts: list[str] = []
-    role_sent = False
-    last = Chunk("")
+    parts: list[list[str]] = [[] for _ in range(n)]
+    role_sent = [False] * n
+    ends: dict[int, Chunk] = {}
     async for chunk in started.chunks():
-        last = chunk
+        i = chunk.index
         if plan.tools:
-            parts.append(chunk.text)
-        elif chunk.text or not role_sent:
+            parts[i].append(chunk.text)
+        elif chunk.text or not role_sent[i]:
             delta = {"content": chunk.text}
-            if not role_sent:
+            if not role_sent[i]:
                 delta = {"role": "assistant", **delta}
-                role_sent = True
-            yield f.chunk(delta)
-    tm = last.timings or Timings()
-    calls: list[dict[str, Any]] = []
-    if plan.tools:
-        content, calls = parse_reply("".join(parts))
-        delta: dict[str, Any] = {"role": "assistant"}
-        if calls:
-            delta.update(content=None, tool_calls=_tool_deltas(calls))
-        else:
-            delta["content"] = content or ""
-        yield f.chunk(delta)
-    use, ext = _accounting(started, tm, last.finish_reason)
-    yield f.chunk(
-        {}, finish_reason(last.finish_reason, bool(calls)), extra={"x_redline_timings": ext}
-    )
+                role_sent[i] = True
+            yield f.chunk(delta, index=i)
+        if chunk.finish_reason is None:
+            continue
+        ends[i] = chunk
+        calls: list[dict[str, Any]] = []
+        if plan.tools:
+            content, calls = plan.read("".join(parts[i]))
+            delta: dict[str, Any] = {"role": "assistant"}
+            if calls:
+                delta.update(content=None, tool_calls=_tool_deltas(calls))
+            else:
+                delta["content"] = content or ""
+            yield f.chunk(delta, index=i)
+        ext = _ext(started, chunk.timings or Timings(), chunk.finish_reason)
+        reason = finish_reason(chunk.finish_reason, bool(calls))
+        yield f.chunk({}, reason, index=i, extra={"x_redline_timings": ext})
     if include_usage:
-        yield f.usage_chunk(use, ext)
+        done = _ordered(ends, n)
+        use = _usage(started, [c.timings or Timings() for c in done])
+        yield f.usage_chunk(use, _group_ext(started, done))
 
 
-async def _collect(started: Started) -> tuple[str, Chunk]:
-    parts: list[str] = []
-    last = Chunk("")
+async def _collect(started: Started, n: int) -> tuple[list[str], list[Chunk]]:
+    parts: list[list[str]] = [[] for _ in range(n)]
+    ends: dict[int, Chunk] = {}
     async for chunk in started.chunks():
-        parts.append(chunk.text)
-        last = chunk
-    return "".join(parts), last
+        parts[chunk.index].append(chunk.text)
+        if chunk.finish_reason is not None:
+            ends[chunk.index] = chunk
+    return ["".join(p) for p in parts], _ordered(ends, n)
 
 
-async def chat_response(started: Started, plan: ChatPlan, model: str) -> tuple[dict, Timings]:
-    """One ``chat.completion`` object (and the timings, for response headers)."""
-    text, last = await _collect(started)
-    tm = last.timings or Timings()
-    message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
-    calls: list[dict[str, Any]] = []
-    if plan.tools:
-        content, calls = parse_reply(text)
-        message["content"] = content
-        if calls:
-            message["tool_calls"] = calls
-    use, ext = _accounting(started, tm, last.finish_reason)
-    reason = finish_reason(last.finish_reason, bool(calls))
-    return ChatFormatter(model).response(message, reason, use, ext), tm
+async def chat_response(started: Started, plan: TurnPlan, model: str) -> tuple[dict, Timings]:
+    """One ``chat.completion`` object (and choice 0's timings, for response headers)."""
+    texts, ends = await _collect(started, plan.request.n)
+    choices = []
+    for i, (text, end) in enumerate(zip(texts, ends, strict=True)):
+        message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+        calls: list[dict[str, Any]] = []
+        if plan.tools:
+            content, calls = plan.read(text)
+            message["content"] = content
+            if calls:
+                message["tool_calls"] = calls
+        choices.append((i, message, finish_reason(end.finish_reason, bool(calls))))
+    use = _usage(started, [c.timings or Timings() for c in ends])
+    body = ChatFormatter(model).response(choices, use, _group_ext(started, ends))
+    return body, ends[0].timings or Timings()
 
 
 async def completion_chunks(
     started: Started, model: str, *, echo: str | None, include_usage: bool
 ) -> AsyncIterator[dict[str, Any]]:
-    """Streamed ``text_completion`` objects; with ``echo`` the prompt comes first."""
+    """Streamed ``text_completion`` objects; with ``echo`` each choice's prompt comes first."""
+    n = started.job.request.n
     f = TextFormatter(model)
     if echo:
-        yield f.obj(echo, None)
-    last = Chunk("")
+        for i in range(n):
+            yield f.obj(echo, None, index=i)
+    ends: dict[int, Chunk] = {}
     async for chunk in started.chunks():
-        last = chunk
         if chunk.text:
-            yield f.obj(chunk.text, None)
-    tm = last.timings or Timings()
-    use, ext = _accounting(started, tm, last.finish_reason)
-    yield f.obj("", finish_reason(last.finish_reason), extra={"x_redline_timings": ext})
+            yield f.obj(chunk.text, None, index=chunk.index)
+        if chunk.finish_reason is not None:
+            ends[chunk.index] = chunk
+            ext = _ext(started, chunk.timings or Timings(), chunk.finish_reason)
+            reason = finish_reason(chunk.finish_reason)
+            yield f.obj("", reason, index=chunk.index, extra={"x_redline_timings": ext})
     if include_usage:
-        obj = f.obj("", None, extra={"usage": use, "x_redline_timings": ext})
+        done = _ordered(ends, n)
+        use = _usage(started, [c.timings or Timings() for c in done])
+        obj = f.obj("", None, extra={"usage": use, "x_redline_timings": _group_ext(started, done)})
         obj["choices"] = []
         yield obj
 
@@ -122,12 +155,12 @@ async def completion_chunks(
 async def completion_response(
     started: Started, model: str, *, echo: str | None
 ) -> tuple[dict, Timings]:
-    text, last = await _collect(started)
-    tm = last.timings or Timings()
-    use, ext = _accounting(started, tm, last.finish_reason)
-    body = TextFormatter(model).obj(
-        (echo or "") + text,
-        finish_reason(last.finish_reason),
-        extra={"usage": use, "x_redline_timings": ext},
-    )
-    return body, tm
+    texts, ends = await _collect(started, started.job.request.n)
+    use = _usage(started, [c.timings or Timings() for c in ends])
+    f = TextFormatter(model)
+    body = f.obj("", None, extra={"usage": use, "x_redline_timings": _group_ext(started, ends)})
+    body["choices"] = [
+        f.choice((echo or "") + text, finish_reason(end.finish_reason), i)
+        for i, (text, end) in enumerate(zip(texts, ends, strict=True))
+    ]
+    return body, ends[0].timings or Timings()

@@ -1,16 +1,16 @@
 """OpenAI request bodies -> engine ``GenerationRequest`` (validation included).
 
 Everything the engine cannot honour truthfully is refused here with a 400
-naming the parameter, rather than silently ignored: ``n > 1``, logprobs,
-penalties, logit_bias.
+naming the parameter, rather than silently ignored: logprobs, penalties,
+logit_bias, an ``n`` past what the engine decodes together.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from redline.engine import structured
+from redline.engine.group import check_n
+from redline.engine.turns import TurnPlan, plan_turn
 from redline.engine.types import GenerationRequest
 from redline.errors import InvalidRequestError
 from redline.server.errors import UnsupportedError
@@ -24,18 +24,8 @@ from redline.server.schemas import (
 from redline.server.settings import ServerSettings
 
 
-@dataclass
-class ChatPlan:
-    """A chat request as the engine will run it, and how to read its output back."""
-
-    request: GenerationRequest
-    tools: bool
-    """The reply is grammar-constrained tool JSON, to be parsed into tool_calls."""
-
-
 def _check_common(body: _Sampling) -> None:
-    if body.n not in (None, 1):
-        raise UnsupportedError("only n=1 is supported", param="n")
+    check_n(body.n or 1)
     for name in ("frequency_penalty", "presence_penalty"):
         if getattr(body, name):
             raise UnsupportedError(f"{name} is not supported by this server", param=name)
@@ -58,56 +48,45 @@ def _sampling(body: _Sampling, settings: ServerSettings, max_tokens: int | None)
         "seed": body.seed,
         "stop": [s for s in stop if s],
         "speculative": settings.prompt_lookup,
+        "n": body.n or 1,
     }
 
 
 def _message_dict(m: Message) -> dict[str, Any]:
-    """A plain chat-template message (tool turns become text: see ``as_text_turn``)."""
-    role = "system" if m.role == "developer" else m.role
-    if m.role == "tool" or (m.role == "assistant" and m.tool_calls):
-        return structured.as_text_turn(
-            {
-                "role": m.role,
-                "content": text_of(m.content),
-                "tool_call_id": m.tool_call_id,
-                "tool_calls": m.tool_calls,
-            }
-        )
-    return {"role": role, "content": text_of(m.content)}
+    """A chat message as the adapter takes it (``developer`` is the system role)."""
+    out: dict[str, Any] = {
+        "role": "system" if m.role == "developer" else m.role,
+        "content": text_of(m.content),
+    }
+    if m.tool_calls:
+        out["tool_calls"] = m.tool_calls
+    if m.tool_call_id is not None:
+        out["tool_call_id"] = m.tool_call_id
+    return out
 
 
-def chat_plan(body: ChatCompletionRequest, settings: ServerSettings) -> ChatPlan:
+def chat_plan(body: ChatCompletionRequest, settings: ServerSettings) -> TurnPlan:
+    """The request's turn through the adapter the local provider uses too
+    (:mod:`redline.engine.turns`), after the checks only the wire format needs."""
     _check_common(body)
     if body.logprobs or body.top_logprobs:
         raise UnsupportedError("logprobs are not supported by this server", param="logprobs")
-    messages = [_message_dict(m) for m in body.messages]
-    grammar: str | None = None
-    tools = [t.model_dump(exclude_none=True) for t in body.tools or []]
     choice: Any = body.tool_choice
     if choice is not None and not isinstance(choice, str):
         choice = choice.model_dump()
-    use_tools = bool(tools) and choice != "none"
-    if choice not in (None, "none", "auto") and not tools:
-        raise InvalidRequestError("tool_choice needs tools", param="tool_choice")
-    if use_tools:
-        if body.response_format and body.response_format.type != "text":
-            raise InvalidRequestError(
-                "use either tools or response_format, not both", param="response_format"
-            )
-        grammar = structured.tools_grammar(tools, choice, body.parallel_tool_calls)
-        messages = structured.with_tools_prompt(messages, tools, choice)
-    elif body.response_format is not None:
-        grammar = structured.response_format_grammar(
-            body.response_format.model_dump(by_alias=True, exclude_none=True)
-        )
+    response_format = None
+    if body.response_format is not None:
+        response_format = body.response_format.model_dump(by_alias=True, exclude_none=True)
     prediction = text_of(body.prediction.content) if body.prediction else None
-    request = GenerationRequest(
-        messages=messages,
+    return plan_turn(
+        [_message_dict(m) for m in body.messages],
+        tools=[t.model_dump(exclude_none=True) for t in body.tools or []],
+        tool_choice=choice,
+        parallel_tool_calls=body.parallel_tool_calls,
+        response_format=response_format,
         prediction=prediction or None,
-        grammar=grammar,
         **_sampling(body, settings, body.max_completion_tokens or body.max_tokens),
     )
-    return ChatPlan(request=request, tools=use_tools)
 
 
 def completion_request(body: CompletionRequest, settings: ServerSettings) -> GenerationRequest:

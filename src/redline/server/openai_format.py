@@ -54,6 +54,25 @@ def usage(tm: Timings, *, predicted: bool, prediction_tokens: int) -> dict[str, 
     }
 
 
+def group_usage(
+    timings: list[Timings], *, predicted: bool, prediction_tokens: int
+) -> dict[str, Any]:
+    """Usage of ``n`` choices of one prompt: the prompt once (it was evaluated once,
+    choice 0's timings hold it), every choice's completion tokens and prediction
+    accounting summed."""
+    parts = [usage(tm, predicted=predicted, prediction_tokens=prediction_tokens) for tm in timings]
+    out = parts[0]
+    if len(parts) == 1:
+        return out
+    completion = sum(p["completion_tokens"] for p in parts)
+    out["completion_tokens"] = completion
+    out["total_tokens"] = out["prompt_tokens"] + completion
+    details = out["completion_tokens_details"]
+    for key in ("accepted_prediction_tokens", "rejected_prediction_tokens"):
+        details[key] = sum(p["completion_tokens_details"][key] for p in parts)
+    return out
+
+
 def timings_ext(tm: Timings, *, queue_s: float, cancelled: bool = False) -> dict[str, Any]:
     out = tm.to_dict()
     out["ttft_ms"] = round(tm.ttft_s * 1000, 3)
@@ -96,10 +115,13 @@ class ChatFormatter:
         delta: dict[str, Any],
         finish: str | None = None,
         *,
+        index: int = 0,
         extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         out = self._base("chat.completion.chunk")
-        out["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+        out["choices"] = [
+            {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
+        ]
         if extra:
             out.update(extra)
         return out
@@ -113,14 +135,15 @@ class ChatFormatter:
 
     def response(
         self,
-        message: dict[str, Any],
-        finish: str | None,
+        choices: list[tuple[int, dict[str, Any], str | None]],
         usage_obj: dict[str, Any],
         timings: dict[str, Any],
     ) -> dict[str, Any]:
+        """``choices``: (index, message, finish_reason) of each choice."""
         out = self._base("chat.completion")
         out["choices"] = [
-            {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
+            {"index": i, "message": message, "logprobs": None, "finish_reason": finish}
+            for i, message, finish in choices
         ]
         out["usage"] = usage_obj
         out["x_redline_timings"] = timings
@@ -135,8 +158,17 @@ class TextFormatter:
         self.created = int(time.time())
         self.model = model
 
+    @staticmethod
+    def choice(text: str, finish: str | None, index: int = 0) -> dict[str, Any]:
+        return {"index": index, "text": text, "logprobs": None, "finish_reason": finish}
+
     def obj(
-        self, text: str, finish: str | None, *, extra: dict[str, Any] | None = None
+        self,
+        text: str,
+        finish: str | None,
+        *,
+        index: int = 0,
+        extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": self.id,
@@ -144,7 +176,7 @@ class TextFormatter:
             "created": self.created,
             "model": self.model,
             "system_fingerprint": "redline",
-            "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}],
+            "choices": [self.choice(text, finish, index)],
         }
         if extra:
             out.update(extra)

@@ -27,7 +27,7 @@ class Started:
 
     async def chunks(self) -> AsyncIterator[Chunk]:
         yield self.first
-        if self.first.finish_reason is not None:
+        if self.first.finish_reason is not None and self.job.request.n == 1:
             return
         async for chunk in self.rest:
             yield chunk
