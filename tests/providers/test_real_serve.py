@@ -91,6 +91,33 @@ def test_streams_from_real_serve_with_prediction(serve_url):
     assert engine["prompt_tokens"] == usage.prompt_tokens and engine["looped"] is False
 
 
+def test_n_replies_from_real_serve_come_per_choice(serve_url):
+    from redline.providers.base import ChoiceDone, Done, TextDelta
+
+    _, url = serve_url
+    provider = OpenAICompatProvider("redline", url, "smollm2-135m", None, read_timeout=60)
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "Name a colour."}],
+        max_tokens=10,
+        temperature=1.0,
+        seed=9,
+        n=3,
+    )
+    events = list(provider.stream(request))
+    texts = ["", "", ""]
+    for e in events:
+        if isinstance(e, TextDelta):
+            texts[e.choice] += e.text
+    ends = {e.choice: e.finish_reason for e in events if isinstance(e, ChoiceDone)}
+    assert sorted(ends) == [0, 1, 2] and all(texts) and len(set(texts)) >= 2
+    assert events[-1] == Done(ends[0])
+    usage = next(e for e in events if isinstance(e, Usage))
+    single = collect(provider.stream(ChatRequest(messages=request.messages, max_tokens=1)))
+    assert (
+        usage.prompt_tokens == next(e for e in single.events if isinstance(e, Usage)).prompt_tokens
+    )
+
+
 def test_router_fails_over_from_a_dead_server_to_real_serve(serve_url, fake_server):
     _, url = serve_url
     dead = fake_server()

@@ -87,7 +87,7 @@ def docstring_examples(prompt: str, entry_point: str) -> list[Example]:
     return found
 
 
-_RUNNER = """
+SAME = """
 import math
 def _same(got, want):
     if isinstance(got, float) or isinstance(want, float):
@@ -96,6 +96,13 @@ def _same(got, want):
         except TypeError:
             return False
     return got == want
+"""
+"""How a child process compares a result with the example's (floats to 1e-6): every
+script that runs examples starts with it."""
+
+_RUNNER = (
+    SAME
+    + """
 for _call, _want in {cases!r}:
     try:
         _got = eval(_call)
@@ -106,6 +113,7 @@ for _call, _want in {cases!r}:
         print(f"{{_call}} returned {{_got!r}}; expected {{_want}}")
         raise SystemExit(1)
 """
+)
 
 
 def first_failure(

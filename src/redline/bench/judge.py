@@ -24,7 +24,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from redline.bench.examples import Example
+from redline.bench.examples import SAME, Example
 from redline.bench.sandbox import Limits, run_python_file
 
 MAX_PROBES = 16
@@ -104,15 +104,10 @@ def probe_calls(examples: list[Example], entry_point: str, limit: int = MAX_PROB
     return calls + [e.call for e in examples][: limit - len(calls)]
 
 
-_JUDGE = """
-import io, json, math, signal, sys, contextlib
-def _same(got, want):
-    if isinstance(got, float) or isinstance(want, float):
-        try:
-            return math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-6)
-        except TypeError:
-            return False
-    return got == want
+_JUDGE = (
+    SAME
+    + """
+import io, json, signal, contextlib
 class _Slow(Exception):
     pass
 def _alarm(*_):
@@ -151,6 +146,7 @@ for _program in {programs!r}:
     _out.append([int(_passed), _ok, _sig])
 print({mark!r} + json.dumps(_out))
 """
+)
 
 
 def judge(

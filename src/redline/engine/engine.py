@@ -310,20 +310,8 @@ class Engine:
         t0 = time.perf_counter()
         s = self.session
         n = req.n
-        if len(prompt) + n > s.n_ctx:
-            raise ContextOverflowError(
-                f"prompt has {len(prompt)} tokens; model {self.name} context is {s.n_ctx}, "
-                f"too small for {n} continuations"
-            )
+        first = self._prefill(prompt, s, t0, n)
         max_tokens = min(req.max_tokens, (s.n_ctx - len(prompt)) // n)
-        first = Timings(prompt_tokens=len(prompt))
-        first.cached_tokens = self._reuse(prompt, first, s)
-        try:
-            s.decode(prompt[first.cached_tokens :], all_logits=False)
-        except BaseException:
-            s.truncate(first.cached_tokens)
-            raise
-        first.prompt_s = time.perf_counter() - t0
         if self.group is None:
             self.group = SequenceGroup(s)
         group = self.group
@@ -336,7 +324,7 @@ class Engine:
                 tm = Timings(prompt_tokens=len(prompt), cached_tokens=len(prompt))
                 tm.prompt_s = first.prompt_s
             r = member_request(req, i, stop)
-            return self._member(r, prompt, max_tokens, tm, t0, members[i])
+            return self._continue(r, prompt, max_tokens, tm, t0, members[i])
 
         try:
             yield from merge([functools.partial(member, i) for i in range(n)], stop, req.cancel)
@@ -344,7 +332,7 @@ class Engine:
             group.release(members, len(prompt))
             self.last_timings = first
 
-    def _member(
+    def _continue(
         self,
         req: GenerationRequest,
         prompt: list[int],
@@ -353,30 +341,38 @@ class Engine:
         t0: float,
         s: Session,
     ) -> Iterator[Chunk]:
-        """One continuation of a group, in its own thread (see :meth:`_run_group`)."""
-        sampler = self._sampler(req, s)
+        """Decode after an evaluated prompt: greedy by the numpy argmax, through
+        llama.cpp's sampler chain where the request needs one (a grammar, temperature > 0).
+        A batched sequence leaves the scheduler when it ends (the next batches stop
+        waiting for it)."""
+        sampler = Sampler.for_request(req, s) if (req.grammar or req.temperature > 0) else None
         try:
             yield from self._loop(req, prompt, max_tokens, sampler, tm, t0, s)
         finally:
             if sampler is not None:
                 sampler.close()
             tm.total_s = time.perf_counter() - t0
-            assert s.scheduler is not None
-            s.scheduler.stop(s)
-
-    @staticmethod
-    def _sampler(req: GenerationRequest, s: Session) -> Sampler | None:
-        """llama.cpp's sampler chain where the request needs one (a grammar or
-        temperature > 0); greedy plain decoding takes the numpy argmax instead."""
-        return Sampler.for_request(req, s) if (req.grammar or req.temperature > 0) else None
+            if s.scheduler is not None:
+                s.scheduler.stop(s)
 
     def _run(self, req: GenerationRequest, prompt: list[int], s: Session) -> Iterator[Chunk]:
         t0 = time.perf_counter()
-        if len(prompt) >= s.n_ctx:
-            raise ContextOverflowError(
-                f"prompt has {len(prompt)} tokens; model {self.name} context is {s.n_ctx}"
+        tm = self._prefill(prompt, s, t0)
+        try:
+            yield from self._continue(
+                req, prompt, min(req.max_tokens, s.n_ctx - len(prompt)), tm, t0, s
             )
-        max_tokens = min(req.max_tokens, s.n_ctx - len(prompt))
+        finally:
+            self.last_timings = tm
+
+    def _prefill(self, prompt: list[int], s: Session, t0: float, n: int = 1) -> Timings:
+        """Evaluate ``prompt`` on ``s`` after what its cache already holds; the prompt's
+        timings. Refused when the context cannot hold it and ``n`` tokens after it."""
+        if len(prompt) + n > s.n_ctx:
+            more = f", too small for {n} continuations" if n > 1 else ""
+            raise ContextOverflowError(
+                f"prompt has {len(prompt)} tokens; model {self.name} context is {s.n_ctx}{more}"
+            )
         tm = Timings(prompt_tokens=len(prompt))
         tm.cached_tokens = self._reuse(prompt, tm, s)
         try:
@@ -385,14 +381,7 @@ class Engine:
             s.truncate(tm.cached_tokens)
             raise
         tm.prompt_s = time.perf_counter() - t0
-        sampler = self._sampler(req, s)
-        try:
-            yield from self._loop(req, prompt, max_tokens, sampler, tm, t0, s)
-        finally:
-            if sampler is not None:
-                sampler.close()
-            tm.total_s = time.perf_counter() - t0
-            self.last_timings = tm
+        return tm
 
     def _reuse(self, prompt: list[int], tm: Timings, s: Session) -> int:
         """Keep what the KV cache shares with ``prompt``, after swapping in a saved

@@ -26,6 +26,7 @@ import openai
 from redline.errors import ProviderError
 from redline.providers.base import (
     ChatRequest,
+    ChoiceDone,
     CompletionRequest,
     Done,
     ErrorEvent,
@@ -138,6 +139,8 @@ class OpenAICompatProvider:
             kwargs["stream_options"] = {"include_usage": True}
         if request.seed is not None:
             kwargs["seed"] = request.seed
+        if request.n > 1:
+            kwargs["n"] = request.n
         if request.stop:
             kwargs["stop"] = request.stop
         if request.tools:
@@ -189,7 +192,7 @@ class OpenAICompatProvider:
                     time.sleep(delay)
                 continue
             try:
-                yield from self._consume(raw, started, cancel)
+                yield from self._consume(raw, started, cancel, request.n)
             finally:
                 manager.__exit__(None, None, None)
             return
@@ -248,8 +251,13 @@ class OpenAICompatProvider:
             unwatch()
             forget_thread(me)
 
-    def _consume(self, raw: Any, started: float, cancel: threading.Event | None) -> Iterator[Event]:
-        """Turn the SSE chunks into events; ``cancel`` aborts even a blocked read."""
+    def _consume(
+        self, raw: Any, started: float, cancel: threading.Event | None, n: int = 1
+    ) -> Iterator[Event]:
+        """Turn the SSE chunks into events; ``cancel`` aborts even a blocked read.
+
+        With ``n`` > 1 every choice's pieces are events tagged with its ``index`` and
+        each choice's finish a ``ChoiceDone``; the stream's ``Done`` is choice 0's."""
         first_at: float | None = None
         pieces = 0
         finish: str | None = None
@@ -266,13 +274,17 @@ class OpenAICompatProvider:
                     return
                 usage = chunk.get("usage") or usage
                 engine = chunk.get("x_redline_timings") or engine  # a redline server's
-                for choice in (chunk.get("choices") or [])[:1]:
-                    for event in delta_events(choice.get("delta")):
+                for choice in (chunk.get("choices") or [])[:n]:
+                    index = int(choice.get("index") or 0) if n > 1 else 0
+                    for event in delta_events(choice.get("delta"), index):
                         if first_at is None:
                             first_at = time.monotonic()
                         pieces += 1
                         yield event
-                    finish = choice.get("finish_reason") or finish
+                    if n > 1 and choice.get("finish_reason"):
+                        yield ChoiceDone(index, choice["finish_reason"])
+                    if index == 0:
+                        finish = choice.get("finish_reason") or finish
             for _ in lines:
                 pass  # read the body to its end so the connection goes back to the pool
         except Exception as exc:  # mapped to an ErrorEvent unless we cancelled it

@@ -33,12 +33,12 @@ def sse_chunks(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
             yield chunk
 
 
-def delta_events(delta: dict[str, Any] | None) -> Iterator[Event]:
-    """Text and tool-call pieces of one ``choices[0].delta``."""
+def delta_events(delta: dict[str, Any] | None, choice: int = 0) -> Iterator[Event]:
+    """Text and tool-call pieces of one ``choices[i].delta`` (``choice`` is ``i``)."""
     if not delta:
         return
     if delta.get("content"):
-        yield TextDelta(delta["content"])
+        yield TextDelta(delta["content"], choice=choice)
     for call in delta.get("tool_calls") or ():
         function = call.get("function") or {}
         yield ToolCallDelta(
@@ -46,6 +46,7 @@ def delta_events(delta: dict[str, Any] | None) -> Iterator[Event]:
             id=call.get("id"),
             name=function.get("name"),
             arguments=function.get("arguments") or "",
+            choice=choice,
         )
 
 
