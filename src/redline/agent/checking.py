@@ -131,9 +131,13 @@ def run_tests(
     timeout: float = 120.0,
     command: list[str] | None = None,
     sandbox: Sandbox | None = None,
+    first_failure: bool = True,
 ) -> TestRun:
     """Run pytest (or ``command``) on ``targets`` in ``sandbox`` (default: the
     workspace-write sandbox of ``root``); never raises on failure.
+
+    ``first_failure``: pytest stops at the first failing test (``-x``), all one
+    reply needs; off, every test runs, so candidates can be ranked by how many pass.
 
     The default pytest run first goes without third-party plugin autoloading
     (often seconds of startup); a clean pass there is trusted, while any failure
@@ -142,7 +146,8 @@ def run_tests(
     jail = sandbox or Sandbox(root)
     if command is not None:
         return _run([*command, *targets], root, timeout, {}, jail)
-    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *targets]
+    stop = ["-x"] if first_failure else []
+    cmd = [sys.executable, "-m", "pytest", "-q", *stop, "-p", "no:cacheprovider", *targets]
     fast = _run(cmd, root, timeout, {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}, jail)
     if fast.passed and "skipped" not in fast.output:
         return fast

@@ -97,6 +97,34 @@ class HumanRenderer:
                 f"[dim]{_escape(s['task'][:60])}[/]"
             )
 
+    # -- candidates ----------------------------------------------------------
+    def on_candidates_start(self, e: dict[str, Any]) -> None:
+        self._end_text()
+        self.console.print(f"[bold]{e['n']} candidates[/] [dim]checked by {_escape(e['check'])}[/]")
+
+    def on_candidate(self, e: dict[str, Any]) -> None:
+        if not e["applied"]:
+            verdict = "[yellow]unusable reply[/]"
+        elif e["static_errors"]:
+            verdict = f"[red]{e['static_errors']} static errors[/]"
+        elif e["tests_run"]:
+            colour = "green" if e["passed"] else "red"
+            verdict = f"[{colour}]{e['tests_passed']} passed, {e['tests_failed']} failed[/]"
+        else:
+            verdict = "[green]static checks pass[/]"
+        origin = f" repairs #{e['parent']}" if e.get("parent") is not None else ""
+        self.console.print(
+            f"  [dim]#{e['index']}{origin}[/] {verdict} "
+            f"[dim]({e['change_lines']} lines changed, {e['seconds']:.1f}s)[/]"
+        )
+
+    def on_candidates_done(self, e: dict[str, Any]) -> None:
+        kept = f"kept #{e['kept']}" if e["kept"] is not None else "[red]none kept[/]"
+        self.console.print(
+            f"  [bold]{e['passed']}/{e['ran']} passed[/] · {kept}: {_escape(e['reason'])} "
+            f"[dim]({e['rounds']} rounds, {e['seconds']:.1f}s)[/]"
+        )
+
     def on_text_delta(self, e: dict[str, Any]) -> None:
         if self.show_text:
             self.console.print(e["text"], end="", markup=False, highlight=False, soft_wrap=True)

@@ -22,6 +22,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from redline.agent.candidates.onereply import run_candidates, wanted
 from redline.agent.checking import is_test_file, run_tests
 from redline.agent.edits import parses, repeating_lines, rewrite_budget
 from redline.agent.focus import (
@@ -127,6 +128,9 @@ class ReplyLoop:
 
     # -- the loop ----------------------------------------------------------
     def run(self, task: str, st: TaskState) -> RunResult:
+        n, plan = wanted(self, task)
+        if n > 1:  # a policy over this protocol: N replies, checked apart, one kept
+            return run_candidates(self, task, st, n, plan)
         agent, config = self.agent, self.agent.config
         question = is_question(task)
         tests_ok = tests_may_change(task)

@@ -50,6 +50,11 @@ class AgentConfig:
     """Where commands and test runs go: workspace-write, read-only or off (see sandbox.py)."""
     sandbox_network: bool = False
     """Let sandboxed commands reach the network."""
+    candidates: int | None = None
+    """One-reply formats: replies tried per task, each in a scratch copy, the best
+    kept (agent/candidates/); None picks by task and provider (candidates/defaults.py)."""
+    candidate_budget: float | None = None
+    """Seconds for all candidate rounds of a task; None: ``max_seconds``."""
 
     def tool_names(self) -> tuple[str, ...]:
         """The tools the model is offered."""

@@ -83,14 +83,19 @@ def run_agent_bench(
     speculation: bool = True,
     transcripts: Path | None = None,
     tick: Tick | None = None,
+    candidates: int | None = None,
 ) -> dict[str, Any]:
     """Run the cases; the returned dict is what ``--json`` prints and the plot reads.
 
     ``speculation=False`` measures the same agent on the one-token decoder: no
-    ``prediction`` or ``quotes`` drafts, and a server without prompt lookup."""
+    ``prediction`` or ``quotes`` drafts, and a server without prompt lookup.
+    ``candidates``: redline's agent tries N replies per answer (each checked in a
+    scratch copy, the best kept); aider keeps its two tries. A try is still one
+    answer the user would see, whatever ran inside it."""
     chosen = list_exercises(data or default_root(), exercises)
-    config = bench_config(max_steps=max_steps)
+    config = bench_config(max_steps=max_steps, candidates=candidates)
     settings: dict[str, Any] = {
+        "candidates": candidates or 1,
         "tries": tries,
         "case_timeout_s": case_timeout_s,
         "run_limit_s": run_limit_s,
@@ -115,6 +120,8 @@ def run_agent_bench(
         from redline.config import load_settings
 
         chosen_provider = select_provider(load_settings(), model=model, provider=provider)
+        if candidates and not getattr(chosen_provider, "loaded", True):
+            chosen_provider.parallel = candidates  # the engine decodes them in one batch
         if hasattr(chosen_provider, "speculation"):
             chosen_provider.speculation = speculation
         elif not speculation:
@@ -172,7 +179,10 @@ def _vs_aider(
     aider_bin = find_aider()  # fail before starting anything
     # Prompt lookup on: aider's whole-file replies copy the stub, and drafting from
     # the prompt speeds them up (redline's grammar-constrained calls cannot use it).
-    with ServeProcess(model, args=("--prompt-lookup",) if speculation else ()) as srv:
+    args = ["--prompt-lookup"] if speculation else []
+    if config.candidates and config.candidates > 1:
+        args += ["--parallel", str(config.candidates)]  # the server batches the N requests
+    with ServeProcess(model, args=tuple(args)) as srv:
         remote = OpenAICompatProvider(
             "redline-serve",
             srv.base_url,

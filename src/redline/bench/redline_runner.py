@@ -25,9 +25,14 @@ from redline.bench.polyglot import Exercise
 from redline.providers.base import Provider
 
 
-def bench_config(max_steps: int = 10, max_tokens: int = 1024) -> AgentConfig:
-    """The agent settings the benchmark uses (recorded in the results)."""
-    return AgentConfig(max_steps=max_steps, max_tokens=max_tokens, run_tests=False)
+def bench_config(
+    max_steps: int = 10, max_tokens: int = 1024, candidates: int | None = None
+) -> AgentConfig:
+    """The agent settings the benchmark uses (recorded in the results). ``candidates``
+    is ``--candidates``: None keeps one reply a turn, as without the option."""
+    return AgentConfig(
+        max_steps=max_steps, max_tokens=max_tokens, run_tests=False, candidates=candidates or 1
+    )
 
 
 class RedlineRunner:
@@ -59,7 +64,7 @@ class RedlineRunner:
         )
 
     def _record(self, event: dict[str, Any]) -> None:
-        if event.get("type") in ("turn_end", "format_error", "done", "error"):
+        if event.get("type") in ("turn_end", "format_error", "done", "error", "candidates_done"):
             self.events.append(event)
 
     def attempt(self, message: str, try_no: int, deadline: float) -> TryStats:
@@ -104,6 +109,10 @@ class RedlineRunner:
             e.get("well_formed", True) for e in ends if e.get("finish_reason") != "cancelled"
         )
         stats.truncated_replies = sum(e.get("finish_reason") == "length" for e in ends)
+        for e in self.events[events_seen:]:
+            if e.get("type") == "candidates_done":
+                stats.candidates += int(e.get("decoded") or 0)
+                stats.test_runs += int(e.get("test_runs") or 0)
         if result.status == "format_errors":
             stats.well_formed = False
         return stats

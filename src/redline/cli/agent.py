@@ -17,6 +17,11 @@ PARALLEL_HELP = (
     "Run sub-tasks in N git worktrees at once and merge them back (the model splits "
     "TASK unless --task is given)."
 )
+CANDIDATES_HELP = (
+    "Try N replies, each in a scratch copy checked by the tests, and keep the best "
+    "(default: by task and provider; 1 where nothing can check)."
+)
+BUDGET_HELP = "Seconds for all candidate rounds of a task (default: the task's time limit)."
 SANDBOX_HELP = "Where commands and tests run: workspace-write (default), read-only, off."
 
 
@@ -47,8 +52,11 @@ def exec_command(
     subtasks: list[str] = typer.Option(
         [], "--task", "-t", help="A sub-task for --parallel (repeatable; no model split then)."
     ),
+    candidates: int | None = typer.Option(None, "--candidates", "-n", min=1, help=CANDIDATES_HELP),
+    budget: float | None = typer.Option(None, "--budget", min=1.0, help=BUDGET_HELP),
 ) -> None:
     """Run one task headless; exit 0 only if it finished and verification passed."""
+    from redline.agent.candidates.defaults import lanes_for_candidates
     from redline.agent.loop import AgentConfig
     from redline.agent.model_select import select_provider
     from redline.agent.runner import run_exec, run_parallel_exec
@@ -57,7 +65,14 @@ def exec_command(
     if not task and not subtasks:
         raise typer.BadParameter("say what to do: TASK, or --task (repeatable)", param_hint="TASK")
 
-    settings = _settings(root, approval=approval, sandbox=sandbox, edit_format=edit_format)
+    settings = _settings(
+        root,
+        approval=approval,
+        sandbox=sandbox,
+        edit_format=edit_format,
+        candidates=candidates,
+        budget=budget,
+    )
     chosen = select_provider(settings, model=model, provider=provider)
     config = AgentConfig(
         max_steps=max_steps,
@@ -66,7 +81,12 @@ def exec_command(
         edit_format=settings.edit_format,
         sandbox=settings.sandbox,
         sandbox_network=settings.sandbox_network,
+        candidates=settings.candidates,
+        candidate_budget=settings.budget,
     )
+    if isinstance(chosen, LocalProvider) and not chosen.loaded:
+        # the in-process engine decodes the candidates together (one batch)
+        chosen.parallel = max(chosen.parallel, lanes_for_candidates(settings.candidates))
     if parallel or subtasks:
         if isinstance(chosen, LocalProvider) and not chosen.loaded:
             # the in-process engine decodes the sub-agents' requests in one batch
@@ -145,12 +165,14 @@ def _interactive(
 ) -> None:
     from rich.console import Console
 
+    from redline.agent.candidates.defaults import lanes_for_candidates
     from redline.agent.interactive import InteractiveSession
     from redline.agent.loop import AgentConfig
     from redline.agent.model_select import select_provider
     from redline.agent.render import HumanRenderer
     from redline.agent.runner import build_agent
     from redline.agent.session import list_sessions, load_messages
+    from redline.providers.local import LocalProvider
 
     settings = _settings(root, approval=approval, sandbox=sandbox, edit_format=edit_format)
     console = Console(highlight=False)
@@ -164,7 +186,11 @@ def _interactive(
         sandbox=settings.sandbox,
         sandbox_network=settings.sandbox_network,
         edit_format=settings.edit_format,
+        candidates=settings.candidates,
+        candidate_budget=settings.budget,
     )
+    if isinstance(chosen, LocalProvider) and not chosen.loaded:
+        chosen.parallel = max(chosen.parallel, lanes_for_candidates(settings.candidates))
     agent, log = build_agent(
         chosen,
         root,
