@@ -8,6 +8,7 @@ own scratch copy of a real git repository.
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,17 @@ def test_one_candidate_is_the_ordinary_single_reply(sample: Path):
     result, events, _, provider = run(sample, [listing(FIXED)], 1)
     assert result.verified and len(provider.requests) == 1
     assert not any(e["type"].startswith("candidate") for e in events)
+
+
+def test_replies_still_decoding_stop_once_a_candidate_passes(repo: Path):
+    # reply 0 passes; reply 1 streams slowly (2 s a chunk, a minute in all): the policy
+    # stops it as soon as reply 0's tests pass instead of waiting for a tie-break
+    slow = {"text": listing(FIXED_LONGER), "delay_s": 2.0}
+    started = time.perf_counter()
+    result, events, _, provider = run(repo, [listing(FIXED), slow], 2)
+    assert result.verified and (repo / PRICING).read_text() == FIXED
+    assert time.perf_counter() - started < 50
+    checked = [e for e in events if e["type"] == "candidate"]
+    assert [e["index"] for e in checked] == [0]
+    done = next(e for e in events if e["type"] == "candidates_done")
+    assert done["ran"] == 1 and done["kept"] == 0 and done["decoded"] == 2

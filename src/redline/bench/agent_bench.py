@@ -120,8 +120,6 @@ def run_agent_bench(
         from redline.config import load_settings
 
         chosen_provider = select_provider(load_settings(), model=model, provider=provider)
-        if candidates and not getattr(chosen_provider, "loaded", True):
-            chosen_provider.parallel = candidates  # the engine decodes them in one batch
         if hasattr(chosen_provider, "speculation"):
             chosen_provider.speculation = speculation
         elif not speculation:
@@ -179,10 +177,7 @@ def _vs_aider(
     aider_bin = find_aider()  # fail before starting anything
     # Prompt lookup on: aider's whole-file replies copy the stub, and drafting from
     # the prompt speeds them up (redline's grammar-constrained calls cannot use it).
-    args = ["--prompt-lookup"] if speculation else []
-    if config.candidates and config.candidates > 1:
-        args += ["--parallel", str(config.candidates)]  # the server batches the N requests
-    with ServeProcess(model, args=tuple(args)) as srv:
+    with ServeProcess(model, args=("--prompt-lookup",) if speculation else ()) as srv:
         remote = OpenAICompatProvider(
             "redline-serve",
             srv.base_url,

@@ -56,7 +56,6 @@ def exec_command(
     budget: float | None = typer.Option(None, "--budget", min=1.0, help=BUDGET_HELP),
 ) -> None:
     """Run one task headless; exit 0 only if it finished and verification passed."""
-    from redline.agent.candidates.defaults import lanes_for_candidates
     from redline.agent.loop import AgentConfig
     from redline.agent.model_select import select_provider
     from redline.agent.runner import run_exec, run_parallel_exec
@@ -84,9 +83,6 @@ def exec_command(
         candidates=settings.candidates,
         candidate_budget=settings.budget,
     )
-    if isinstance(chosen, LocalProvider) and not chosen.loaded:
-        # the in-process engine decodes the candidates together (one batch)
-        chosen.parallel = max(chosen.parallel, lanes_for_candidates(settings.candidates))
     if parallel or subtasks:
         if isinstance(chosen, LocalProvider) and not chosen.loaded:
             # the in-process engine decodes the sub-agents' requests in one batch
@@ -165,14 +161,12 @@ def _interactive(
 ) -> None:
     from rich.console import Console
 
-    from redline.agent.candidates.defaults import lanes_for_candidates
     from redline.agent.interactive import InteractiveSession
     from redline.agent.loop import AgentConfig
     from redline.agent.model_select import select_provider
     from redline.agent.render import HumanRenderer
     from redline.agent.runner import build_agent
     from redline.agent.session import list_sessions, load_messages
-    from redline.providers.local import LocalProvider
 
     settings = _settings(root, approval=approval, sandbox=sandbox, edit_format=edit_format)
     console = Console(highlight=False)
@@ -189,8 +183,6 @@ def _interactive(
         candidates=settings.candidates,
         candidate_budget=settings.budget,
     )
-    if isinstance(chosen, LocalProvider) and not chosen.loaded:
-        chosen.parallel = max(chosen.parallel, lanes_for_candidates(settings.candidates))
     agent, log = build_agent(
         chosen,
         root,

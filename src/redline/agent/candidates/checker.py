@@ -1,19 +1,16 @@
-"""Checking candidates, each in its own scratch copy, several at once.
+"""Checking a candidate in its own scratch copy (several run at once, one a thread).
 
 Cheapest first, as one reply's verification does (:func:`verify_changes`):
 syntax, names that do not resolve, lint; only a candidate with no new static
 error pays for a test run. Tests run without ``-x`` so candidates can be ranked
 by how many pass, not only by whether all do. Checks are subprocess-bound
-(pytest, ruff), so threads run them concurrently, as many as the machine has
-cores (``os.cpu_count``) and never more than there are candidates.
+(pytest, ruff), so the policy runs them in threads, as many as the machine has
+cores (``os.cpu_count``), each as soon as its reply has ended.
 """
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from redline.agent.candidates.examples import run_examples
@@ -96,30 +93,3 @@ def check_one(source: Workspace, outcome: Outcome, plan: CheckPlan, template: Sa
         outcome.report = report
     outcome.seconds = time.perf_counter() - start
     return outcome
-
-
-def check_all(
-    source: Workspace,
-    outcomes: list[Outcome],
-    plan: CheckPlan,
-    template: Sandbox,
-    on_done: Callable[[Outcome], None] | None = None,
-) -> list[Outcome]:
-    """Check every applied outcome, ``os.cpu_count()`` at a time; ``on_done`` hears
-    each as it finishes. Unapplied ones (malformed replies) are not checked."""
-    todo = [o for o in outcomes if o.applied]
-    workers = max(1, min(len(todo), os.cpu_count() or 1))
-
-    def one(o: Outcome) -> Outcome:
-        done = check_one(source, o, plan, template)
-        if on_done is not None:
-            on_done(done)
-        return done
-
-    if todo:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cand-check") as pool:
-            list(pool.map(one, todo))
-    for o in outcomes:
-        if not o.applied and on_done is not None:
-            on_done(o)
-    return outcomes

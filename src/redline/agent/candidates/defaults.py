@@ -39,8 +39,3 @@ def batches(provider: Provider) -> bool:
     set up with ``parallel`` sequences (the CLI does so before it loads), a server."""
     return lanes(provider) > 1
 
-
-def lanes_for_candidates(configured: int | None) -> int:
-    """Sequences an in-process engine should be loaded with for ``configured``
-    candidates (its batch serves them together)."""
-    return max(1, configured or 1)

@@ -18,15 +18,18 @@ the time spent plus the last round's time fits in the budget.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from redline.agent.candidates.checker import CheckPlan, check_all
+from redline.agent.candidates.checker import CheckPlan, check_one
 from redline.agent.candidates.replies import Sampled, combined_stats, sample_replies
 from redline.agent.candidates.selection import Choice, Outcome, change_size, choose
+from redline.agent.query import LinkedEvent
 from redline.agent.sandbox import Sandbox
 from redline.agent.workspace import Workspace
 from redline.errors import EditError
@@ -162,31 +165,60 @@ class CandidateRun:
         original: dict[str, str | None],
         lineages: dict[int, Lineage],
     ) -> list[Outcome]:
+        """One round, pipelined: each reply is read and checked as soon as it ends,
+        while the others still decode. Once a candidate passes a real check (tests
+        or the task's examples), the replies still decoding are stopped: their
+        tokens could only break a tie among passing candidates."""
         turn = result.rounds
         self.emit("turn_start", turn=turn)
         fresh: list[Outcome] = []
         sampled_all: list[Sampled] = []
+        halt = LinkedEvent(self.cancel)
+        lock = threading.Lock()
+        checks = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="cand")
+        pending: list[Future[None]] = []
         wall = time.perf_counter()
-        for parent, count in parents:
-            request = self.protocol.request(parent.messages, parent.files)
-            sampled = sample_replies(
-                self.provider,
-                request,
-                count,
-                self.cancel,
-                seed=1234 + 1000 * len(lineages),
-                turn=turn,
-                watch=self.watch,
-            )
-            sampled_all += sampled
-            for got in sampled:
+
+        def check(outcome: Outcome) -> None:
+            check_one(self.ws, outcome, self.plan, self.sandbox)
+            self._tell(outcome)
+            if outcome.passed and self.plan.has_check:
+                halt.set()
+
+        def arrived(parent: Lineage, got: Sampled) -> None:
+            with lock:
+                sampled_all.append(got)
+                if got.got.finish == "cancelled" and not self.cancel.is_set():
+                    return  # stopped because another candidate passed: not a candidate
                 index = len(lineages)
-                outcome, lineage = self._read(index, got, parent, original)
-                lineages[index] = lineage
+                outcome, lineages[index] = self._read(index, got, parent, original)
                 fresh.append(outcome)
+                if outcome.applied:
+                    pending.append(checks.submit(check, outcome))
+                    return
+            self._tell(outcome)
+
+        try:
+            for parent, count in parents:
+                if halt.is_set():
+                    break
+                sample_replies(
+                    self.provider,
+                    self.protocol.request(parent.messages, parent.files),
+                    count,
+                    halt,
+                    seed=1234 + 1000 * len(lineages),
+                    turn=turn,
+                    watch=self.watch,
+                    on_reply=lambda got, parent=parent: arrived(parent, got),
+                )
+            for future in pending:
+                future.result()
+        finally:
+            checks.shutdown(wait=True)
+        fresh.sort(key=lambda o: o.index)
         stats = combined_stats(turn, sampled_all, time.perf_counter() - wall)
         result.decoded += len(sampled_all)
-        check_all(self.ws, fresh, self.plan, self.sandbox, on_done=self._tell)
         result.test_runs += sum(o.tests_run for o in fresh)
         stats.verify_s = sum(o.seconds for o in fresh)
         record = stats.to_dict() | {"turn": turn, "well_formed": all(o.applied for o in fresh)}

@@ -30,6 +30,9 @@ from redline.providers.base import ChatRequest, Provider
 
 SAMPLE_TEMPERATURE = 0.8
 SAMPLE_TOP_P = 0.95
+RAMBLE_FACTOR = 2
+RAMBLE_MARGIN = 512
+"""Characters: a reply longer than twice the first finished one plus this is cut."""
 
 
 @dataclass
@@ -75,9 +78,21 @@ def sample_replies(
     seed: int = 1234,
     turn: int = 1,
     watch: bool = True,
-    on_text: Callable[[int, str], None] | None = None,
+    on_reply: Callable[[Sampled], None] | None = None,
 ) -> list[Sampled]:
-    """``n`` replies to ``request`` (index order), concurrently where the provider can."""
+    """``n`` replies to ``request`` (index order), concurrently where the provider can.
+
+    ``on_reply`` hears each reply as it ends (from its thread), so it can be checked
+    while the others decode; setting ``cancel`` stops those still decoding. A reply
+    that runs past ``RAMBLE_FACTOR`` times the first finished one (plus a margin)
+    is stopped there as a loop: a sampled small model sometimes never closes its
+    listing, and its tail would cost the whole batch time for nothing."""
+    first = [0]
+
+    def looping(text: str) -> bool:
+        if watch and repeating_lines(text):
+            return True
+        return bool(first[0]) and len(text) > RAMBLE_FACTOR * first[0] + RAMBLE_MARGIN
 
     def one(i: int) -> Sampled:
         stats = TurnStats(turn)
@@ -86,14 +101,24 @@ def sample_replies(
             variant(request, i, temperature, seed),
             stats,
             cancel,
-            (lambda text: on_text(i, text)) if on_text else (lambda text: None),
-            looping=repeating_lines if watch else None,
+            lambda text: None,
+            looping=looping,
         )
-        return Sampled(i, got, stats)
+        if got.finish == "stop" and got.error is None and not first[0]:
+            first[0] = len(got.text)
+        sampled = Sampled(i, got, stats)
+        if on_reply is not None:
+            on_reply(sampled)
+        return sampled
 
     width = min(n, lanes(provider))
     if width <= 1:
-        return [one(i) for i in range(n)]
+        out = []
+        for i in range(n):
+            if cancel.is_set():
+                break
+            out.append(one(i))
+        return out
     with ThreadPoolExecutor(max_workers=width, thread_name_prefix="cand-reply") as pool:
         return list(pool.map(one, range(n)))
 
