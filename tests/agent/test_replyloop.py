@@ -6,8 +6,8 @@ from pathlib import Path
 
 from agent_helpers import SAMPLE, make_agent, snapshot_tree
 
-from redline.agent.checkpoints import Checkpoints
-from redline.agent.edits import repeating_lines
+from redline.agent.editing.edits import repeating_lines
+from redline.agent.environment.checkpoints import Checkpoints
 
 FIXED = (
     (SAMPLE / "inventory" / "pricing.py")
@@ -121,7 +121,7 @@ def test_the_same_reply_twice_ends_the_task(sample: Path):
 
 
 def test_a_reply_cut_after_its_listing_is_applied_one_cut_inside_is_not(sample: Path):
-    from redline.agent.replyloop import closed_reply
+    from redline.agent.protocols.reply import closed_reply
 
     done = listing("inventory/pricing.py", FIXED) + "This works because the discount is"
     assert closed_reply(done)
@@ -138,7 +138,7 @@ def test_a_one_file_reply_stops_at_its_listing_and_keeps_its_fence(sample: Path)
     """The prose after the only listing is never used: the request stops there (a
     stop sequence every OpenAI-compatible server honours), and the stopped reply
     goes into the conversation with its closing fence back."""
-    from redline.agent.formats import LISTING_END
+    from redline.agent.editing.formats import LISTING_END
 
     full = listing("inventory/pricing.py", FIXED, "Divide by 100.") + "\nThis works because"
     stopped = full[: full.index(LISTING_END)]
@@ -157,7 +157,7 @@ def test_a_diff_reply_and_a_question_run_to_their_end(sample: Path):
     agent, provider = make_agent(sample, ["It totals order lines."], edit_format="whole")
     agent.run("what does inventory/pricing.py do? answer in one sentence")
     assert provider.requests[0].stop == []
-    from redline.agent.formats import DiffFormat
+    from redline.agent.protocols.diff import DiffFormat
 
     assert DiffFormat().stops({"a.py": "x = 1\n"}) == []
 

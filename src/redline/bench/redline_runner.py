@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from redline.agent.checkpoints import Checkpoints
+from redline.agent.environment.checkpoints import Checkpoints
 from redline.agent.loop import Agent
 from redline.agent.state import AgentConfig
 from redline.bench.harness import TryStats
