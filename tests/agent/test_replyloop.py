@@ -214,3 +214,48 @@ def test_a_reply_in_a_counting_run_is_stopped_and_ends_the_task(sample: Path):
     assert 200 < len(cut) < len(runaway) / 2
     assert snapshot_tree(sample) == before  # nothing of the cut reply applied
     assert any(e["type"] == "reply_cut" and e["looped"] for e in events)
+
+
+def test_each_task_of_a_session_starts_as_a_one_shot_task_with_a_summary(sample: Path):
+    """The session and `exec` are one path: the second task's request is what a
+    one-shot task gets (system prompt, files in play, the failing test run first),
+    plus one line per earlier task, never the earlier conversation."""
+    agent, provider = make_agent(
+        sample,
+        ["It totals order lines and applies a discount.", listing("inventory/pricing.py", FIXED)],
+        edit_format="whole",
+    )
+    question = agent.run("what does inventory/pricing.py do? answer in one sentence")
+    assert question.status == "finished"
+    asked = provider.requests[0].messages
+    assert [m["role"] for m in asked] == ["system", "user"]
+    assert "asks a question" in asked[0]["content"]  # answered from the files shown
+    assert "def order_total" in asked[1]["content"]  # named without @: read all the same
+    fix = agent.run("make the failing test pass")
+    assert fix.status == "finished" and fix.verified
+    messages = provider.requests[1].messages
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert "for a change" in messages[0]["content"]  # the edit format's own prompt
+    task = messages[1]["content"]
+    assert "def order_total" in task and "returns -180.0 but must return 18.0" in task
+    assert "Earlier in this session:\n- what does inventory/pricing.py do?" in task
+    assert "It totals order lines" in task  # the summary line, not the conversation
+    assert task.index("Earlier in this session") < task.index("Task: make the failing")
+
+
+def test_a_follow_up_goes_on_in_the_same_conversation(sample: Path):
+    """A second try with the test output (the benchmark's try 2) keeps the history."""
+    wrong = FIXED.replace("/ 100", "/ 10")
+    agent, provider = make_agent(
+        sample,
+        [listing("inventory/pricing.py", wrong), listing("inventory/pricing.py", FIXED)],
+        edit_format="whole",
+        reflections=0,
+    )
+    first = agent.run("make the failing test pass")
+    assert first.status == "verification_failed"
+    second = agent.run("the tests still fail; fix it", follow_up=True)
+    assert second.status == "finished" and second.verified
+    history = provider.requests[1].messages
+    assert history[: len(provider.requests[0].messages)] == provider.requests[0].messages
+    assert "Earlier in this session" not in history[-1]["content"]

@@ -137,12 +137,20 @@ class Agent:
 
     # -- one task --------------------------------------------------------------
     def run(
-        self, task: str, cancel: threading.Event | None = None, files: Sequence[str] = ()
+        self,
+        task: str,
+        cancel: threading.Event | None = None,
+        files: Sequence[str] = (),
+        *,
+        follow_up: bool = False,
     ) -> RunResult:
         """Carry out ``task``; never raises for model mistakes.
 
         ``files`` (and ``@path`` mentions in the task) are put into the task
         message; a file that is not in the workspace raises WorkspaceError first.
+        ``follow_up``: the task goes on with the previous one in its conversation
+        (a second try with the test output, as aider's benchmark asks it), so a
+        one-reply protocol keeps the history instead of starting afresh.
         """
         attached = attach(self.ws, task, files)
         self.tasks_run += 1
@@ -150,7 +158,8 @@ class Agent:
         self.env.set_policy(self.approval, self.ask)  # either may have changed
         protocol = get_protocol(self.edit_format())
         switched = self.format_name not in (None, protocol.name)
-        if self.messages and (switched or not protocol.keeps_history):
+        fresh = not (protocol.keeps_history or follow_up)
+        if self.messages and (switched or fresh):
             # A switched protocol's system prompt no longer holds; a one-reply
             # task starts afresh, with a summary of the earlier ones.
             self.clear()
@@ -167,7 +176,7 @@ class Agent:
             files=[*files, *mentioned(self.ws, task)],
             attached=attached,
             shown=self.shown,
-            earlier="" if protocol.keeps_history else self._earlier(),
+            earlier=self._earlier() if fresh else "",
         )
         self.emit(
             "task_start",

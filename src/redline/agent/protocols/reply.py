@@ -66,7 +66,10 @@ class ReplyProtocol:
         self.tests_ok = tests_may_change(st.task)
         intro = not st.messages
         if intro:
-            st.add({"role": "system", "content": self.fmt.system_prompt()})
+            # A question is answered from the files shown: the edit format's prompt
+            # (about changes) leads a small model to answer from the file's name alone.
+            system = render("format_question.md") if self.question else self.fmt.system_prompt()
+            st.add({"role": "system", "content": system})
         st.add({"role": "user", "content": self.first_message(st, intro)})
 
     def first_message(self, st: TaskState, intro: bool) -> str:
