@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from agent_helpers import SAMPLE, make_agent, snapshot_tree
@@ -216,13 +217,23 @@ def test_a_reply_in_a_counting_run_is_stopped_and_ends_the_task(sample: Path):
     assert any(e["type"] == "reply_cut" and e["looped"] for e in events)
 
 
-def test_each_task_of_a_session_starts_as_a_one_shot_task_with_a_summary(sample: Path):
-    """The session and `exec` are one path: the second task's request is what a
-    one-shot task gets (system prompt, files in play, the failing test run first),
-    plus one line per earlier task, never the earlier conversation."""
+def test_each_task_of_a_session_starts_as_a_one_shot_task_with_a_summary(
+    sample: Path, tmp_path: Path
+):
+    """The session and `exec` are one path: after a question, the fix's request is
+    byte for byte a one-shot task's (system prompt, files in play, the failing test
+    run first), and a later task gets one line per earlier task that changed files,
+    never the earlier conversation."""
+    one_shot = tmp_path / "one-shot"
+    shutil.copytree(sample, one_shot)
+    exec_agent, exec_provider = make_agent(
+        one_shot, [listing("inventory/pricing.py", FIXED)], edit_format="whole"
+    )
+    assert exec_agent.run("make the failing test pass").status == "finished"
+    answer = "It totals order lines and applies a discount."
     agent, provider = make_agent(
         sample,
-        ["It totals order lines and applies a discount.", listing("inventory/pricing.py", FIXED)],
+        [answer, listing("inventory/pricing.py", FIXED), answer],
         edit_format="whole",
     )
     question = agent.run("what does inventory/pricing.py do? answer in one sentence")
@@ -233,14 +244,13 @@ def test_each_task_of_a_session_starts_as_a_one_shot_task_with_a_summary(sample:
     assert "def order_total" in asked[1]["content"]  # named without @: read all the same
     fix = agent.run("make the failing test pass")
     assert fix.status == "finished" and fix.verified
-    messages = provider.requests[1].messages
-    assert [m["role"] for m in messages] == ["system", "user"]
-    assert "for a change" in messages[0]["content"]  # the edit format's own prompt
-    task = messages[1]["content"]
-    assert "def order_total" in task and "returns -180.0 but must return 18.0" in task
-    assert "Earlier in this session:\n- what does inventory/pricing.py do?" in task
-    assert "It totals order lines" in task  # the summary line, not the conversation
-    assert task.index("Earlier in this session") < task.index("Task: make the failing")
+    assert provider.requests[1].messages == exec_provider.requests[0].messages
+    agent.run("what does order_total do now?")
+    later = provider.requests[2].messages
+    assert [m["role"] for m in later] == ["system", "user"]
+    recap = "Earlier in this session:\n- make the failing test pass (changed inventory/pricing.py)"
+    assert recap in later[1]["content"]
+    assert answer not in later[1]["content"]
 
 
 def test_a_follow_up_goes_on_in_the_same_conversation(sample: Path):

@@ -26,8 +26,9 @@ dict with a ``type`` handed to ``emit``: the CLI renders it, the session log
 stores it), the provider errors and interrupts, and where each task starts.
 Each task of a one-reply protocol starts a fresh conversation with what a
 one-shot ``redline exec`` gets (files in play, the files it names, failing
-tests run first) plus a short summary of the earlier tasks: a small model
-follows a long history badly. The tool protocol keeps its conversation.
+tests run first) plus one line for each earlier task that changed files: a
+small model follows a long history badly (a follow-up, such as a second try
+with the test output, goes on in its conversation). The tool protocol keeps its conversation.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ class Agent:
         self.shown: dict[str, str] = {}
         """File texts this conversation has shown the model (one-reply protocols)."""
         self.done: list[str] = []
-        """One line per finished task of this session (the next task's summary)."""
+        """One line per task of this session that changed files (the next task's summary)."""
         self.tasks_run = 0
 
     # -- the parts -----------------------------------------------------------
@@ -194,7 +195,8 @@ class Agent:
             result = RunResult(stop.status, stop.summary, verified)
         result.changed = sorted(st.before)
         result.turns = st.turns
-        self.done.append(f"- {task} ({result.status}: {result.summary[:120]})")
+        if result.changed:  # what the files hold now; an answer is not the next task's business
+            self.done.append(f"- {task[:200]} (changed {', '.join(result.changed)})")
         self.emit(
             "done",
             status=result.status,
@@ -247,7 +249,7 @@ class Agent:
             )
 
     def _earlier(self) -> str:
-        """The session's last few tasks, one line each ('' for the first task)."""
+        """The session's last few tasks that changed files, one line each ('' for none)."""
         if not self.done:
             return ""
         return "Earlier in this session:\n" + "\n".join(self.done[-SUMMARY_TASKS:])
