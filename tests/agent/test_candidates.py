@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from agent_helpers import SAMPLE, make_agent, snapshot_tree
 
-from redline.agent.checkpoints import Checkpoints
+from redline.agent.environment.checkpoints import Checkpoints
 
 PRICING = "inventory/pricing.py"
 OLD = (SAMPLE / PRICING).read_text()

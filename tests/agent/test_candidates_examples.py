@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from redline.agent.candidates.examples import module_names, run_examples, task_examples
-from redline.agent.sandbox import Sandbox
+from redline.agent.environment.sandbox import Sandbox
 
 PYTEST_OUTPUT = """The unit tests failed with this output:
 

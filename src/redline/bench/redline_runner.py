@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from redline.agent.checkpoints import Checkpoints
+from redline.agent.environment.checkpoints import Checkpoints
 from redline.agent.loop import Agent
 from redline.agent.state import AgentConfig
 from redline.bench.harness import TryStats
@@ -80,9 +80,10 @@ class RedlineRunner:
         seen, events_seen = len(agent.history), len(self.events)
         timer.start()
         try:
-            # Try 1 comes with the stub, as aider's does (its files are in the chat).
+            # Try 1 comes with the stub, as aider's does (its files are in the chat);
+            # try 2 goes on in the same conversation, with the test output.
             files = self.files if try_no == 1 else ()
-            result = agent.run(message, cancel=cancel, files=files)
+            result = agent.run(message, cancel=cancel, files=files, follow_up=try_no > 1)
         finally:
             timer.cancel()
         turns = agent.history[seen:]

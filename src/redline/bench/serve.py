@@ -27,8 +27,8 @@ from rich.console import Console
 from rich.table import Table
 from websockets.sync.client import connect
 
-from redline.agent.edits import rewrite_messages, rewrite_prediction
-from redline.agent.restate import likely
+from redline.agent.editing.edits import rewrite_messages, rewrite_prediction
+from redline.agent.editing.restate import likely
 from redline.bench.serve_client import (
     Turn,
     inproc_turn,

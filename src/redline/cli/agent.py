@@ -58,8 +58,7 @@ def exec_command(
     """Run one task headless; exit 0 only if it finished and verification passed."""
     from redline.agent.loop import AgentConfig
     from redline.agent.model_select import select_provider
-    from redline.agent.runner import run_exec, run_parallel_exec
-    from redline.providers.local import LocalProvider
+    from redline.agent.session.runner import run_exec, run_parallel_exec
 
     if not task and not subtasks:
         raise typer.BadParameter("say what to do: TASK, or --task (repeatable)", param_hint="TASK")
@@ -72,7 +71,9 @@ def exec_command(
         candidates=candidates,
         budget=budget,
     )
-    chosen = select_provider(settings, model=model, provider=provider)
+    # an in-process engine decodes the sub-agents' requests in one batch
+    at_once = max(parallel, len(subtasks), 1)
+    chosen = select_provider(settings, model=model, provider=provider, parallel=at_once)
     config = AgentConfig(
         max_steps=max_steps,
         max_tokens=max_tokens,
@@ -84,9 +85,6 @@ def exec_command(
         candidate_budget=settings.budget,
     )
     if parallel or subtasks:
-        if isinstance(chosen, LocalProvider) and not chosen.loaded:
-            # the in-process engine decodes the sub-agents' requests in one batch
-            chosen.parallel = max(parallel, len(subtasks))
         outcome = run_parallel_exec(
             task or "; ".join(subtasks),
             chosen,
@@ -124,7 +122,7 @@ def undo_command(
     root: Path = typer.Option(Path("."), "--root", "-C", help="Workspace folder."),
 ) -> None:
     """Restore the files the last N agent tasks changed, byte for byte."""
-    from redline.agent.checkpoints import Checkpoints
+    from redline.agent.environment.checkpoints import Checkpoints
 
     for path, action in Checkpoints(root).undo(n):
         typer.echo(f"{action} {path}")
@@ -137,7 +135,7 @@ def log_command(
     import json
     import time
 
-    from redline.agent.session import list_sessions, read_events
+    from redline.agent.session.log import list_sessions, read_events
 
     if session_id:
         for event in read_events(session_id):
@@ -161,12 +159,12 @@ def _interactive(
 ) -> None:
     from rich.console import Console
 
-    from redline.agent.interactive import InteractiveSession
     from redline.agent.loop import AgentConfig
     from redline.agent.model_select import select_provider
-    from redline.agent.render import HumanRenderer
-    from redline.agent.runner import build_agent
-    from redline.agent.session import list_sessions, load_messages
+    from redline.agent.session.interactive import InteractiveSession
+    from redline.agent.session.log import list_sessions, load_messages
+    from redline.agent.session.render import HumanRenderer
+    from redline.agent.session.runner import build_agent
 
     settings = _settings(root, approval=approval, sandbox=sandbox, edit_format=edit_format)
     console = Console(highlight=False)

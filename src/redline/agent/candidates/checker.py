@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from redline.agent.candidates.examples import run_examples
 from redline.agent.candidates.scratch import ScratchCopy
 from redline.agent.candidates.selection import Outcome, count_results
-from redline.agent.checking import Verification, run_tests, verify_changes
-from redline.agent.sandbox import Sandbox
-from redline.agent.workspace import Workspace
+from redline.agent.checks.checking import Verification, verify_changes
+from redline.agent.environment.sandbox import Sandbox
+from redline.agent.environment.testrun import run_tests
+from redline.agent.environment.workspace import Workspace
 from redline.errors import WorkspaceError
 
 

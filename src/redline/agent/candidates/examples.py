@@ -20,7 +20,7 @@ import subprocess
 import sys
 import textwrap
 
-from redline.agent.sandbox import Sandbox
+from redline.agent.environment.sandbox import Sandbox
 
 _FAIL_LINE = re.compile(r"^>\s+\S")
 _UNITTEST = {

@@ -29,9 +29,9 @@ from typing import Any, Protocol
 from redline.agent.candidates.checker import CheckPlan, check_one
 from redline.agent.candidates.replies import Sampled, combined_stats, sample_replies
 from redline.agent.candidates.selection import Choice, Outcome, change_size, choose
+from redline.agent.environment.sandbox import Sandbox
+from redline.agent.environment.workspace import Workspace
 from redline.agent.query import LinkedEvent
-from redline.agent.sandbox import Sandbox
-from redline.agent.workspace import Workspace
 from redline.errors import EditError
 from redline.providers.base import ChatRequest, Provider
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from redline.agent.edits import repeating_lines
+from redline.agent.editing.edits import repeating_lines
 from redline.agent.query import Streamed, stream_reply
 from redline.agent.telemetry import TurnStats
 from redline.providers.base import ChatRequest, Provider
@@ -50,8 +50,6 @@ class Sampled:
 
 def lanes(provider: Provider) -> int:
     """How many requests ``provider`` serves at once (1: ask one after another)."""
-    if type(provider).__name__ == "ScriptedProvider":
-        return 1
     parallel = getattr(provider, "parallel", None)
     if isinstance(parallel, int):
         return max(1, parallel)

@@ -23,8 +23,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from redline.agent.sandbox import Sandbox
-from redline.agent.workspace import Workspace, atomic_write
+from redline.agent.environment.sandbox import Sandbox
+from redline.agent.environment.workspace import Workspace, atomic_write
 
 
 @dataclass

@@ -116,7 +116,7 @@ class InteractiveSession:
 
     def _parallel(self, arg: str) -> None:
         """``/parallel N TASK``: the same run as ``redline exec --parallel N TASK``."""
-        from redline.agent.parallel import ParallelRun
+        from redline.agent.subagents.parallel import ParallelRun
 
         count, _, task = arg.partition(" ")
         if not count.isdigit() or int(count) < 1 or not task.strip():

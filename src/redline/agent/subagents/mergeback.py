@@ -18,9 +18,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from redline.agent.checkpoints import Checkpoints
-from redline.agent.workspace import atomic_write
-from redline.agent.worktrees import Change, Repo
+from redline.agent.environment.checkpoints import Checkpoints
+from redline.agent.environment.workspace import atomic_write
+from redline.agent.environment.worktrees import Change, Repo
 
 _MODES = {"100644": 0o644, "100755": 0o755}
 

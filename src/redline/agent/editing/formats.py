@@ -4,12 +4,13 @@ Small models (0.5-1.5B) follow one simple reply far better than a multi-turn
 tool dialogue: they are shown the files in play and answer with the changed
 files (``whole``: each changed file listed whole) or with fenced
 search/replace blocks (``diff``), as aider's edit formats do. Each format is
-one small class behind one interface: the system prompt, how the files are
-shown, the predicted reply (the speculative engine's drafts: a whole-file reply
-is mostly the old file), and the parser that turns a reply into new file texts.
-Parsing is all-or-nothing: a reply with one bad block changes nothing.
-
-The tool-calling protocol (``tools``) lives in :mod:`redline.agent.loop`.
+one small class behind one interface (:class:`EditFormat`): the system prompt,
+how the files are shown, the predicted reply (the speculative engine's drafts:
+a whole-file reply is mostly the old file), and the parser that turns a reply
+into new file texts. Parsing is all-or-nothing: a reply with one bad block
+changes nothing. The classes live with their protocols
+(:mod:`redline.agent.protocols.whole`, :mod:`redline.agent.protocols.diff`);
+this module holds what they share.
 """
 
 from __future__ import annotations
@@ -19,12 +20,6 @@ import re
 import textwrap
 from dataclasses import dataclass
 from typing import Protocol
-
-from redline.agent.edits import Block, apply_blocks, show_file
-from redline.agent.templates import render
-from redline.errors import EditError
-
-FORMATS = ("whole", "diff", "tools")
 
 
 @dataclass
@@ -75,15 +70,15 @@ def restore_fence(reply: str) -> str:
     return reply if fences_balanced(reply) else reply.rstrip("\n") + "\n```\n"
 
 
-_LISTING = re.compile(
+LISTING = re.compile(
     r"(?:^|\n)[ \t]*(?:#+ *|\*\*|`)?(?P<path>[\w./\\-]+\.\w+)(?:`|\*\*|:)?[ \t]*\n"
     r"```[\w+.-]*[ \t]*\n(?P<body>.*?)(?:\n```[ \t]*(?:\n|$)|$)",
     re.DOTALL,
 )
-_BARE_FENCE = re.compile(r"```[\w+.-]*[ \t]*\n(?P<body>.*?)(?:\n```|$)", re.DOTALL)
+BARE_FENCE = re.compile(r"```[\w+.-]*[ \t]*\n(?P<body>.*?)(?:\n```|$)", re.DOTALL)
 
 
-def _match_path(name: str, files: dict[str, str]) -> str | None:
+def match_path(name: str, files: dict[str, str]) -> str | None:
     """The file in play a reply's file name means (exact, then by base name)."""
     name = name.strip().strip("`*").replace("\\", "/").removeprefix("./")
     if name in files:
@@ -93,46 +88,7 @@ def _match_path(name: str, files: dict[str, str]) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
-class WholeFormat:
-    """The changed files, each listed whole: ``path`` then a fenced block."""
-
-    name = "whole"
-
-    def system_prompt(self) -> str:
-        return render("format_whole.md")
-
-    def show(self, path: str, text: str) -> str:
-        return show_file(path, text)
-
-    def prediction(self, files: dict[str, str]) -> str | None:
-        return "".join(show_file(p, t) for p, t in files.items()) or None
-
-    def parse(self, reply: str, files: dict[str, str]) -> ParsedEdits:
-        out: dict[str, str] = {}
-        spans: list[tuple[int, int]] = []
-        for m in _LISTING.finditer(reply):
-            path = _match_path(m.group("path"), files) or _new_file(m.group("path"))
-            if path is None:
-                continue
-            out[path] = _whole_or_merged(files.get(path), _body(m.group("body")))
-            spans.append(m.span())
-        if not out and len(files) == 1:
-            # One file in play and one bare fenced block: that file (aider does the same).
-            blocks = [b for b in _BARE_FENCE.finditer(reply) if b.group("body").strip()]
-            if len(blocks) == 1:
-                path = next(iter(files))
-                out[path] = _whole_or_merged(files[path], _body(blocks[0].group("body")))
-                spans.append(blocks[0].span())
-        return ParsedEdits(out, _without(reply, spans))
-
-    def stops(self, files: dict[str, str]) -> list[str]:
-        """One file in play: stop at its listing's closing fence when a blank line
-        follows (the prose begins; an opening fence is followed by code, not a blank
-        line). With several files a reply may list any of them, so it runs on."""
-        return [LISTING_END] if len(files) == 1 else []
-
-
-def _whole_or_merged(old: str | None, new: str) -> str:
+def whole_or_merged(old: str | None, new: str) -> str:
     """``new`` as the whole file, or merged into ``old`` when it is only a snippet.
 
     Small models often answer with just the function they changed. Taken as the
@@ -194,7 +150,7 @@ def merge_snippet(old: str, snippet: str) -> str | None:
     return "\n".join(missing) + "\n" + body if missing else body
 
 
-def _new_file(name: str) -> str | None:
+def new_file(name: str) -> str | None:
     """A path the reply creates: relative, plain characters, no ``..``."""
     name = name.strip().replace("\\", "/").removeprefix("./")
     if not name or name.startswith("/") or ".." in name.split("/") or "/" not in name + "/":
@@ -202,74 +158,14 @@ def _new_file(name: str) -> str | None:
     return name if re.fullmatch(r"[\w./-]+\.\w+", name) else None
 
 
-def _body(text: str) -> str:
+def body(text: str) -> str:
     return text.rstrip("\n") + "\n" if text.strip() else ""
 
 
-def _without(reply: str, spans: list[tuple[int, int]]) -> str:
+def without(reply: str, spans: list[tuple[int, int]]) -> str:
     parts, at = [], 0
     for lo, hi in sorted(spans):
         parts.append(reply[at:lo])
         at = hi
     parts.append(reply[at:])
     return "".join(parts).strip()
-
-
-_BLOCK = re.compile(
-    r"(?:^|\n)[ \t]*(?:#+ *|\*\*|`)?(?P<path>[\w./\\-]+\.\w+)?(?:`|\*\*|:)?[ \t]*\n?"
-    r"(?:```[\w+.-]*[ \t]*\n)?"
-    r"<{5,9} SEARCH[^\n]*\n(?P<search>.*?)\n?={5,9}[ \t]*\n(?P<replace>.*?)\n?>{5,9} REPLACE[^\n]*"
-    r"(?:\n```)?",
-    re.DOTALL,
-)
-
-
-class DiffFormat:
-    """Fenced search/replace blocks (aider's ``diff``): only the changed lines travel."""
-
-    name = "diff"
-
-    def system_prompt(self) -> str:
-        return render("format_diff.md")
-
-    def show(self, path: str, text: str) -> str:
-        return show_file(path, text)
-
-    def prediction(self, files: dict[str, str]) -> str | None:
-        return None  # the reply quotes pieces of the files: prompt lookup drafts those
-
-    def stops(self, files: dict[str, str]) -> list[str]:
-        return []  # how many blocks a reply will have is not known until it ends
-
-    def parse(self, reply: str, files: dict[str, str]) -> ParsedEdits:
-        by_path: dict[str, list[Block]] = {}
-        spans: list[tuple[int, int]] = []
-        last: str | None = next(iter(files)) if len(files) == 1 else None
-        for m in _BLOCK.finditer(reply):
-            name = m.group("path")
-            path = (_match_path(name, files) or _new_file(name)) if name else last
-            if path is None:
-                raise EditError("a SEARCH/REPLACE block does not name its file on the line above")
-            last = path
-            by_path.setdefault(path, []).append(Block(m.group("search"), m.group("replace")))
-            spans.append(m.span())
-        out: dict[str, str] = {}
-        for path, blocks in by_path.items():
-            old = files.get(path)
-            if old is None:  # a new file: one block with an empty SEARCH
-                if any(b.search.strip() for b in blocks):
-                    raise EditError(f"{path} is not one of the files shown; nothing applied")
-                out[path] = _body("".join(b.replace + "\n" for b in blocks))
-                continue
-            if any(not b.search.strip() for b in blocks):
-                raise EditError(f"{path}: a SEARCH section is empty; quote the lines to change")
-            out[path] = apply_blocks(old, blocks, path)
-        return ParsedEdits(out, _without(reply, spans))
-
-
-def get_format(name: str) -> EditFormat:
-    if name == "whole":
-        return WholeFormat()
-    if name == "diff":
-        return DiffFormat()
-    raise EditError(f"unknown edit format {name!r}; use one of {', '.join(FORMATS)}")

@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from redline.agent.symbols import module_facts
-from redline.agent.workspace import Workspace
+from redline.agent.checks.symbols import module_facts
+from redline.agent.environment.workspace import Workspace
+from redline.agent.templates import render
 
 _TEXT_SUFFIXES = {".py", ".md", ".toml", ".cfg", ".txt", ".json", ".yaml", ".yml", ".ini", ".rst"}
 
@@ -60,3 +61,12 @@ def _entry(path: Path, rel: str) -> str:
     if not facts.outline:
         return rel
     return rel + "\n" + "\n".join(f"    {line}" for line in facts.outline[:30])
+
+
+def project_context(ws: Workspace, task: str, budget: int = 3000) -> str:
+    """The project's files (ranked for ``task``) and its AGENTS.md: what a new
+    conversation's first task message starts with."""
+    agents_md = ws.read_optional("AGENTS.md")  # symlinks resolved, inside only
+    instructions = render("instructions.md", text=agents_md[:4000]) if agents_md else ""
+    overview = repo_overview(ws, task, budget)
+    return render("context.md", overview=overview, instructions=instructions)

@@ -1,41 +1,37 @@
 """The tools the model calls: read, list, search, edit, write, run, test.
 
 Each tool takes the validated arguments and returns a :class:`ToolOutcome` the
-loop turns into an observation. File tools go through the :class:`Workspace`
-boundary; every change is approved (per the approval mode), checkpointed, then
-written atomically. Errors a model can fix come back as text, not exceptions.
+loop turns into an observation. Every tool acts through the
+:class:`~redline.agent.environment.Environment`: files through its workspace
+boundary, each change approved (per the approval mode), checkpointed, then
+written atomically (``Environment.write``); commands and tests in its sandbox.
+Errors a model can fix come back as text, not exceptions.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from redline.agent.checking import run_tests
-from redline.agent.checkpoints import Checkpoints
-from redline.agent.edits import (
+from redline.agent.editing.edits import (
     apply_blocks,
     parse_blocks,
     rewrite,
     rewrite_budget,
-    unified_diff,
 )
-from redline.agent.sandbox import Sandbox
-from redline.agent.shell import cap, run_shell
-from redline.agent.workspace import Workspace
+from redline.agent.environment import Environment
+from redline.agent.environment.environment import Approve
+from redline.agent.environment.shell import cap
+from redline.agent.environment.workspace import Workspace
 from redline.errors import EditError, ProviderError, WorkspaceError
 from redline.providers.base import Provider, TimingsEvent
 
 APPROVAL_MODES = ("suggest", "auto-edit", "full-auto")
 READ_CAP = 12000
 
-Approve = Callable[[str, str], bool]
-"""(kind "edit" or "run", what: a diff or a command) -> allowed?"""
+__all__ = ["APPROVAL_MODES", "READ_CAP", "Approve", "ToolBox", "ToolOutcome"]
 
 
 @dataclass
@@ -50,31 +46,18 @@ class ToolOutcome:
 
 @dataclass
 class ToolBox:
-    """Everything a tool may touch, and the policy for asking first."""
+    """The tools of one task, acting in one environment."""
 
-    ws: Workspace
-    checkpoints: Checkpoints
+    env: Environment
     task_id: str
-    approval: str = "suggest"
-    ask: Approve = lambda kind, what: False
     provider: Provider | None = None
     cancel: threading.Event | None = None
-    run_timeout: float = 60.0
-    test_timeout: float = 120.0
-    test_command: list[str] | None = None
     reply_tokens: int = 1024
     """A model reply's token budget; a rewrite gets this at least (see ``rewrite_budget``)."""
-    sandbox: Sandbox | None = None
-    """Where commands run and when they ask (default: workspace-write for this approval)."""
 
-    def __post_init__(self) -> None:
-        if self.sandbox is None:
-            self.sandbox = Sandbox(self.ws.root, approval=self.approval, ask=self.ask)
-
-    def allowed(self, kind: str, what: str) -> bool:
-        if self.approval == "full-auto" or (self.approval == "auto-edit" and kind == "edit"):
-            return True
-        return self.ask(kind, what)
+    @property
+    def ws(self) -> Workspace:
+        return self.env.ws
 
     def call(self, name: str, args: dict[str, Any]) -> ToolOutcome:
         """Run one tool; failures the model can act on become ``ok=False`` outcomes."""
@@ -128,34 +111,32 @@ class ToolBox:
         return ToolOutcome(cap("\n".join(hits[:200]) or "no matches", READ_CAP))
 
     # -- changing ----------------------------------------------------------
-    def _old(self, path: str) -> str | None:
-        return self.ws.read_text(path) if self.ws.resolve(path).is_file() else None
-
-    def _commit(self, path: str, old: str | None, new: str, label: str) -> ToolOutcome:
-        """Approve, checkpoint, write atomically; the one way any file changes."""
+    def commit(self, path: str, old: str | None, new: str, label: str) -> ToolOutcome:
+        """Write ``new`` through the environment (approved, checkpointed, atomic)."""
         if new == old:
             return ToolOutcome(f"{path}: no change (the new text equals the old)", ok=False)
-        real = Path(os.path.realpath(self.ws.resolve(path)))
-        rel = real.relative_to(self.ws.root).as_posix()
-        diff = unified_diff(old or "", new, rel)
-        if not self.allowed("edit", diff):
+        written = self.env.write(path, old, new, task=self.task_id, label=label)
+        if written is None:
             return ToolOutcome(f"the user declined the change to {path}", ok=False)
-        sha = self.checkpoints.snapshot([rel], task=self.task_id, label=label)
-        self.ws.write_text(path, new)
         verb = "created" if old is None else "edited"
-        return ToolOutcome(f"{verb} {path}", changed={rel: old}, diff=diff, checkpoint=sha)
+        return ToolOutcome(
+            f"{verb} {path}",
+            changed={written.rel: old},
+            diff=written.diff,
+            checkpoint=written.checkpoint,
+        )
 
     def tool_edit(self, path: str, edits: list[dict[str, str]]) -> ToolOutcome:
-        old = self._old(path)
+        old = self.env.old(path)
         if old is None:
             return ToolOutcome(f"error: {path}: no such file (use write to create it)", ok=False)
         new = apply_blocks(old, parse_blocks(edits), path)
-        return self._commit(path, old, new, f"edit {path}")
+        return self.commit(path, old, new, f"edit {path}")
 
     def tool_write(
         self, path: str, content: str | None = None, instruction: str | None = None
     ) -> ToolOutcome:
-        old = self._old(path)
+        old = self.env.old(path)
         timings = None
         if content is None:
             if not instruction or self.provider is None:
@@ -180,38 +161,24 @@ class ToolBox:
             if result.finish_reason != "stop":
                 return ToolOutcome("error: the rewrite was interrupted; nothing written", ok=False)
             content, timings = result.text, result.timings
-        outcome = self._commit(path, old, content, f"write {path}")
+        outcome = self.commit(path, old, content, f"write {path}")
         outcome.model_timings = timings
         return outcome
 
     # -- running -----------------------------------------------------------
     def tool_run(self, command: str) -> ToolOutcome:
-        assert self.sandbox is not None
-        if not self.sandbox.permit("run", command):
+        if not self.env.sandbox.permit("run", command):
             return ToolOutcome(f"the user declined to run: {command}", ok=False)
-        result = run_shell(
-            command,
-            self.ws.root,
-            timeout=self.run_timeout,
-            cancel=self.cancel,
-            sandbox=self.sandbox,
-        )
+        result = self.env.run_shell(command, cancel=self.cancel)
         return ToolOutcome(result.report(), ok=result.exit_code == 0)
 
     def tool_test(self, path: str = "") -> ToolOutcome:
         if path and not self.ws.resolve(path).exists():
             return ToolOutcome(f"error: {path}: no such file or folder", ok=False)
         targets = [self.ws.rel(self.ws.resolve(path))] if path else []
-        assert self.sandbox is not None
-        if not self.sandbox.permit("test", "run the tests " + (path or "(all)")):
+        if not self.env.sandbox.permit("test", "run the tests " + (path or "(all)")):
             return ToolOutcome("the user declined to run the tests", ok=False)
-        run = run_tests(
-            self.ws.root,
-            targets,
-            timeout=self.test_timeout,
-            command=self.test_command,
-            sandbox=self.sandbox,
-        )
+        run = self.env.run_tests(targets)
         state = "passed" if run.passed else f"FAILED (exit {run.exit_code})"
         return ToolOutcome(f"tests {state}\n{cap(run.output, 6000)}", ok=run.passed)
 

@@ -9,15 +9,15 @@ continuous batching is not built yet), so there the parts share it in turns.
 How, in order:
 
 1. The plan: the sub-tasks given (``--task``), or one short request asking the
-   model for a JSON list of them (:mod:`redline.agent.subtasks`); a reply that
+   model for a JSON list of them (:mod:`redline.agent.subagents.subtasks`); a reply that
    is not such a list runs the whole task as one sub-task, and says so.
 2. Each sub-task runs as an ordinary :class:`~redline.agent.loop.Agent` (same
    provider, config, approval and sandbox) in its own git worktree on its own
-   branch (:mod:`redline.agent.worktrees`), up to ``parallel`` at once in
+   branch (:mod:`redline.agent.environment.worktrees`), up to ``parallel`` at once in
    threads. The user's files, index and HEAD are not written meanwhile. Every
    event of a sub-agent carries ``sub``: its index in the plan.
 3. Merge back in plan order, each as soon as it and those before it are done
-   (:mod:`redline.agent.mergeback`): checkpointed under one task id, so one
+   (:mod:`redline.agent.subagents.mergeback`): checkpointed under one task id, so one
    ``redline undo`` restores the tree as it was before the run; then the
    checks and related tests run on the user's tree. A conflict or a failing
    check leaves the tree as it was before that merge and keeps the branch's
@@ -37,16 +37,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from redline.agent.checking import verify_changes
-from redline.agent.checkpoints import Checkpoints
+from redline.agent.checks.checking import verify_changes
+from redline.agent.environment.checkpoints import Checkpoints
+from redline.agent.environment.sandbox import Sandbox
+from redline.agent.environment.workspace import Workspace
+from redline.agent.environment.worktrees import Repo
 from redline.agent.loop import Agent
-from redline.agent.mergeback import apply, plan_merge, revert, save_patch
-from redline.agent.sandbox import Sandbox
+from redline.agent.protocols.toolbox import Approve
 from redline.agent.state import AgentConfig
-from redline.agent.subtasks import plan_subtasks
-from redline.agent.tools import Approve
-from redline.agent.workspace import Workspace
-from redline.agent.worktrees import Repo
+from redline.agent.subagents.mergeback import apply, plan_merge, revert, save_patch
+from redline.agent.subagents.subtasks import plan_subtasks
 from redline.config import state_dir
 from redline.errors import RedlineError
 from redline.providers.base import Provider

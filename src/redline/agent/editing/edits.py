@@ -21,19 +21,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from redline.agent.regions import Region, find_region, parts_for
-from redline.agent.restate import likely, restate
+from redline.agent.editing.regions import Region, find_region, parts_for
+from redline.agent.editing.restate import likely, restate
 from redline.agent.templates import render
 from redline.engine.text import ends_in_loop
 from redline.errors import EditError
 from redline.providers.base import (
     ChatRequest,
-    Done,
-    ErrorEvent,
+    Event,
     Provider,
     TextDelta,
     TimingsEvent,
 )
+from redline.providers.drain import Drained, drain
 
 
 @dataclass
@@ -146,15 +146,6 @@ def closest_lines(text: str, search: str, context: int = 2) -> str:
     lo, hi = max(0, best_at - context), min(len(lines), best_at + n + context)
     shown = "\n".join(f"{i + 1:>5}| {lines[i]}" for i in range(lo, hi))
     return f"The closest lines ({lo + 1}-{hi}) are:\n{shown}"
-
-
-def unified_diff(old: str, new: str, path: str) -> str:
-    old_name = f"a/{path}" if old else "/dev/null"
-    return "".join(
-        difflib.unified_diff(
-            old.splitlines(keepends=True), new.splitlines(keepends=True), old_name, f"b/{path}"
-        )
-    )
 
 
 def fence_lang(path: str) -> str:
@@ -287,7 +278,7 @@ def rewrite_prediction(text: str, path: str = "") -> str | None:
 class RewritePlan:
     """One rewrite request (messages and prediction) and how its reply becomes the
     new text: the whole text, or the part of a Python file the task is about
-    (:mod:`redline.agent.regions`) spliced back into it."""
+    (:mod:`redline.agent.editing.regions`) spliced back into it."""
 
     text: str
     messages: list[dict[str, Any]]
@@ -459,32 +450,21 @@ def _ask(
         prediction=plan.prediction,
         temperature=0.0,
     )
-    parts: list[str] = []
-    timings: TimingsEvent | None = None
-    finish = "stop"
     unchecked = 0  # characters since the last loop check
-    stream = provider.stream(request, cancel)
-    try:
-        for event in stream:
-            if isinstance(event, TextDelta):
-                parts.append(event.text)
-                unchecked += len(event.text)
-                if unchecked >= 64:
-                    unchecked = 0
-                    if looping_text("".join(parts)):
-                        finish = "loop"
-                        break
-            elif isinstance(event, TimingsEvent):
-                timings = event
-            elif isinstance(event, Done):
-                finish = event.finish_reason
-            elif isinstance(event, ErrorEvent):
-                raise event.error
-    finally:
-        close = getattr(stream, "close", None)
-        if close is not None:
-            close()
-    return Rewrite(strip_fence("".join(parts)), timings, finish)
+
+    def watch(event: Event, so_far: Drained) -> bool:
+        nonlocal unchecked
+        if not isinstance(event, TextDelta):
+            return False
+        unchecked += len(event.text)
+        if unchecked < 64:
+            return False
+        unchecked = 0
+        return looping_text(so_far.text)
+
+    got = drain(provider.stream(request, cancel), watch)
+    got.raise_error()
+    return Rewrite(strip_fence(got.text), got.timings, "loop" if got.stopped else got.finish)
 
 
 def rewrite_with_prediction(provider: Provider, instruction: str, text: str) -> str:

@@ -3,7 +3,7 @@
 A model-written command must not see API keys, must not run forever, and must
 not flood the context; it runs in its own process group so a timeout or an
 interrupt kills the whole tree, not just the shell. Confinement and the
-environment come from :mod:`redline.agent.sandbox`, the same as test runs.
+environment come from :mod:`redline.agent.environment.sandbox`, the same as test runs.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from redline.agent.sandbox import Sandbox
-from redline.agent.secrets import scrubbed_env
+from redline.agent.environment.sandbox import Sandbox
+from redline.agent.environment.secrets import scrubbed_env
 
 __all__ = ["ShellResult", "cap", "run_shell", "scrubbed_env"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from redline.agent.workspace import Workspace
+from redline.agent.environment.workspace import Workspace
 from redline.errors import WorkspaceError
 
 MENTION = re.compile(r"(?<![\w@])@([\w./-]*\w)")

@@ -16,9 +16,10 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-from redline.agent.checking import TestRun, is_test_file
-from redline.agent.symbols import local_module_path, module_file
-from redline.agent.workspace import Workspace
+from redline.agent.checks.checking import is_test_file
+from redline.agent.checks.symbols import local_module_path, module_file
+from redline.agent.environment.testrun import TestRun
+from redline.agent.environment.workspace import Workspace
 from redline.errors import WorkspaceError
 
 PLAY_CAP = 24000

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from redline.agent.secrets import scrubbed_env
+from redline.agent.environment.secrets import scrubbed_env
 from redline.config import SANDBOX_MODES as MODES
 from redline.errors import ConfigError
 

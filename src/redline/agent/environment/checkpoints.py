@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from redline.agent.workspace import atomic_write
+from redline.agent.environment.workspace import atomic_write
 from redline.config import state_dir
 from redline.errors import AgentError
 

@@ -18,7 +18,12 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from redline.agent.symbols import facts_from_tree, local_module_path, module_facts, module_file
+from redline.agent.checks.symbols import (
+    facts_from_tree,
+    local_module_path,
+    module_facts,
+    module_file,
+)
 
 _PYFLAKES_ERRORS = {
     "UndefinedName",

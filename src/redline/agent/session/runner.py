@@ -10,13 +10,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from redline.agent.checkpoints import Checkpoints
+from redline.agent.environment.checkpoints import Checkpoints
 from redline.agent.loop import Agent, AgentConfig, RunResult
-from redline.agent.session import SessionLog
+from redline.agent.session.log import SessionLog
 from redline.providers.base import Provider
 
 if TYPE_CHECKING:
-    from redline.agent.parallel import ParallelResult
+    from redline.agent.subagents.parallel import ParallelResult
 
 
 def tty_ask(kind: str, what: str) -> bool:
@@ -59,7 +59,7 @@ def build_agent(
             "root": str(root.resolve()),
             "provider": provider.name,
             "approval": approval,
-            "native_tools": bool(provider.supports_native_tools),
+            "native_tools": provider.capabilities.native_tools,
         }
     )
     agent = Agent(
@@ -87,7 +87,7 @@ def run_exec(
     files: Sequence[str] = (),
 ) -> RunResult:
     """``redline exec``: one task, headless, events streamed to stdout."""
-    from redline.agent.render import HumanRenderer, JsonRenderer
+    from redline.agent.session.render import HumanRenderer, JsonRenderer
 
     render = JsonRenderer() if json_mode else HumanRenderer()
     agent, log = build_agent(provider, root, approval=approval, render=render, config=config)
@@ -124,8 +124,8 @@ def run_parallel_exec(
     files: Sequence[str] = (),
 ) -> ParallelResult:
     """``redline exec --parallel N``: sub-agents in worktrees, merged back one by one."""
-    from redline.agent.parallel import ParallelRun
-    from redline.agent.render import HumanRenderer, JsonRenderer
+    from redline.agent.session.render import HumanRenderer, JsonRenderer
+    from redline.agent.subagents.parallel import ParallelRun
 
     render = JsonRenderer() if json_mode else HumanRenderer(show_text=False)
     log = SessionLog()

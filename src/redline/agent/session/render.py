@@ -57,6 +57,10 @@ class HumanRenderer:
                 return
             self._end_text()
             self.console.print(f"[magenta]\\[{event['sub']}][/]", end=" ")
+        if kind != "text_delta":
+            # A streamed reply may end mid-line (cut at its stop sequence): whatever
+            # comes next (a diff, a check) starts on a line of its own.
+            self._end_text()
         handler(event)
 
     # -- parallel runs -------------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from redline.agent.workspace import inside
+from redline.agent.environment.workspace import inside
 
 
 @dataclass
