@@ -98,6 +98,11 @@ class Settings:
     threads: int | None = None
     edit_format: str | None = None
     """The agent's edit protocol (whole, diff, tools); None picks by model."""
+    candidates: int | None = None
+    """Replies tried per agent task, each checked in a scratch copy, the best kept;
+    None picks by task and provider (agent/candidates/defaults.py)."""
+    budget: float | None = None
+    """Seconds for a task's candidate rounds; None: the task's time limit."""
     gpu_layers: str = "auto"
     """Layers offloaded to a GPU: auto (what fits in free memory), 0 (CPU) or a count."""
     raw: dict[str, Any] = field(default_factory=dict)
@@ -123,6 +128,8 @@ _ENV_KEYS = {
     "REDLINE_THREADS": "threads",
     "REDLINE_EDIT_FORMAT": "edit_format",
     "REDLINE_GPU_LAYERS": "gpu_layers",
+    "REDLINE_CANDIDATES": "candidates",
+    "REDLINE_BUDGET": "budget",
 }
 
 
@@ -153,12 +160,14 @@ def load_settings(start: Path | None = None, **flags: Any) -> Settings:
     ):
         if merged.get(key) is not None:
             setattr(settings, key, str(merged[key]))
-    for key in ("n_ctx", "threads"):
+    for key, kind in (("n_ctx", int), ("threads", int), ("candidates", int), ("budget", float)):
         if merged.get(key) is not None:
             try:
-                setattr(settings, key, int(merged[key]))
+                setattr(settings, key, kind(merged[key]))
             except (TypeError, ValueError) as exc:
-                raise ConfigError(f"{key} must be an integer, got {merged[key]!r}") from exc
+                raise ConfigError(f"{key} must be a number, got {merged[key]!r}") from exc
+    if settings.candidates is not None and settings.candidates < 1:
+        raise ConfigError(f"candidates must be at least 1, got {settings.candidates}")
     if merged.get("sandbox_network") is not None:
         settings.sandbox_network = str(merged["sandbox_network"]).lower() in ("1", "true", "yes")
     if settings.sandbox not in SANDBOX_MODES:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from redline.agent.checkpoints import Checkpoints
+from redline.agent.environment.checkpoints import Checkpoints
 from redline.agent.loop import Agent, AgentConfig
 from redline.providers.scripted import ScriptedProvider
 

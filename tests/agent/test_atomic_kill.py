@@ -11,7 +11,7 @@ from pathlib import Path
 
 WRITER = r"""
 import sys, pathlib
-from redline.agent.workspace import Workspace
+from redline.agent.environment.workspace import Workspace
 ws = Workspace(sys.argv[1])
 old, new = pathlib.Path(sys.argv[2]).read_text(), pathlib.Path(sys.argv[3]).read_text()
 print("ready", flush=True)

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from agent_helpers import make_agent
 
-from redline.agent.attach import attach, mentioned
-from redline.agent.workspace import Workspace
+from redline.agent.editing.attach import attach, mentioned
+from redline.agent.environment.workspace import Workspace
 from redline.errors import WorkspaceError
 
 DONE = {"calls": [{"name": "done", "arguments": {"summary": "ok"}}]}

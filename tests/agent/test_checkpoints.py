@@ -10,9 +10,9 @@ from agent_helpers import snapshot_tree
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from redline.agent.checkpoints import CheckpointError, Checkpoints
-from redline.agent.tools import ToolBox
-from redline.agent.workspace import Workspace
+from redline.agent.environment import Environment
+from redline.agent.environment.checkpoints import CheckpointError, Checkpoints
+from redline.agent.protocols.toolbox import ToolBox
 
 
 def _git(root: Path, *args: str) -> str:
@@ -41,13 +41,16 @@ def test_undo_restores_edits_creations_and_leaves_user_git_alone(tmp_path: Path)
     git_state.append(_git(root, "rev-parse", "HEAD"))
     before = snapshot_tree(root)
 
-    box = ToolBox(Workspace(root), Checkpoints(root, tmp_path / "cp"), "s/1", "full-auto")
+    box = ToolBox(
+        Environment(root, approval="full-auto", checkpoints=Checkpoints(root, tmp_path / "cp")),
+        "s/1",
+    )
     assert box.call("edit", {"path": "a.py", "edits": [{"search": "a = 2", "replace": "a = 3"}]}).ok
     assert box.call("write", {"path": "pkg/new.py", "content": "x = 1\n"}).ok
     assert box.call("write", {"path": "notes.log", "content": "changed\n"}).ok
     assert snapshot_tree(root) != before
 
-    done = dict(box.checkpoints.undo(1))
+    done = dict(box.env.checkpoints.undo(1))
     assert done == {"a.py": "restored", "pkg/new.py": "deleted", "notes.log": "restored"}
     after = {k: v for k, v in snapshot_tree(root).items() if not k.startswith(".git/")}
     assert after == {k: v for k, v in before.items() if not k.startswith(".git/")}
@@ -56,7 +59,7 @@ def test_undo_restores_edits_creations_and_leaves_user_git_alone(tmp_path: Path)
     assert (root / ".git" / "index").read_bytes() == git_state[2]
     assert _git(root, "rev-parse", "HEAD") == git_state[3]
     with pytest.raises(CheckpointError, match="nothing to undo"):
-        box.checkpoints.undo(1)
+        box.env.checkpoints.undo(1)
 
 
 def test_undo_n_tasks_and_diff(tmp_path: Path) -> None:
@@ -65,7 +68,7 @@ def test_undo_n_tasks_and_diff(tmp_path: Path) -> None:
     (root / "f.txt").write_text("one\n")
     cps = Checkpoints(root, tmp_path / "cp")
     for n, text in enumerate(["two\n", "three\n", "four\n"], 1):
-        box = ToolBox(Workspace(root), cps, f"s/{n}", "full-auto")
+        box = ToolBox(Environment(root, approval="full-auto", checkpoints=cps), f"s/{n}")
         assert box.call("write", {"path": "f.txt", "content": text}).ok
     assert "-three\n+four" in cps.diff(["s/3"])
     cps.undo(2)
@@ -94,7 +97,7 @@ def test_random_edit_sequences_undo_to_identical_bytes(tmp_path_factory, ops, ta
     before = snapshot_tree(root)
     cps = Checkpoints(root, base / "cp")
     for i, (op, name, data) in enumerate(ops):
-        box = ToolBox(Workspace(root), cps, f"s/{i % tasks}", "full-auto")
+        box = ToolBox(Environment(root, approval="full-auto", checkpoints=cps), f"s/{i % tasks}")
         text = data.decode("latin-1") + f"#{i}\n"
         if op == "edit" and (root / name).is_file():
             try:

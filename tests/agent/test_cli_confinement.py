@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import call, exec_json, sent, serve, write_config
 
-from redline.agent.sandbox import probe
+from redline.agent.environment.sandbox import probe
 
 SECRETS = {
     "OPENAI_API_KEY": "sk-live-abcdefghijklmnop0123456789",

@@ -22,7 +22,7 @@ import pytest
 from agent_helpers import snapshot_tree
 
 import redline.server.app  # noqa: F401 - the server must exist
-from redline.agent.checkpoints import Checkpoints
+from redline.agent.environment.checkpoints import Checkpoints
 from redline.agent.loop import EXIT_CODES, Agent, AgentConfig
 from redline.providers.local import LocalProvider
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from redline.agent.edits import (
+from redline.agent.editing.edits import (
     Block,
     apply_blocks,
     looping_text,
@@ -90,9 +90,9 @@ def test_rewrite_reports_speculation_and_cutoff() -> None:
 
 def test_rewrite_budget_scales_with_the_file(tmp_path) -> None:
     """A rewrite may take one reply's budget, or twice the old file, whichever is more."""
-    from redline.agent.checkpoints import Checkpoints
-    from redline.agent.tools import ToolBox
-    from redline.agent.workspace import Workspace
+    from redline.agent.environment import Environment
+    from redline.agent.environment.checkpoints import Checkpoints
+    from redline.agent.protocols.toolbox import ToolBox
 
     assert rewrite_budget("", 1024) == 1024
     big = "x = 1\n" * 3000  # 18,000 characters, ~6,000 tokens
@@ -100,10 +100,12 @@ def test_rewrite_budget_scales_with_the_file(tmp_path) -> None:
     (tmp_path / "geo.py").write_text(SOURCE)
     provider = ScriptedProvider([SOURCE.replace("w * h", "h * w")])
     box = ToolBox(
-        Workspace(tmp_path),
-        Checkpoints(tmp_path, base=tmp_path.parent / f"{tmp_path.name}-cp"),
+        Environment(
+            tmp_path,
+            approval="full-auto",
+            checkpoints=Checkpoints(tmp_path, base=tmp_path.parent / f"{tmp_path.name}-cp"),
+        ),
         "t/1",
-        "full-auto",
         provider=provider,
         reply_tokens=700,
     )
@@ -120,9 +122,9 @@ def test_looping_text() -> None:
 
 
 def test_a_looping_rewrite_is_stopped_and_nothing_is_written(tmp_path) -> None:
-    from redline.agent.checkpoints import Checkpoints
-    from redline.agent.tools import ToolBox
-    from redline.agent.workspace import Workspace
+    from redline.agent.environment import Environment
+    from redline.agent.environment.checkpoints import Checkpoints
+    from redline.agent.protocols.toolbox import ToolBox
 
     runaway = "def area(w, h):\n" + "    return w * h\n" * 400
     provider = ScriptedProvider([runaway])
@@ -130,10 +132,12 @@ def test_a_looping_rewrite_is_stopped_and_nothing_is_written(tmp_path) -> None:
     assert result.finish_reason == "loop" and len(result.text) < len(runaway)
     (tmp_path / "geo.py").write_text(SOURCE)
     box = ToolBox(
-        Workspace(tmp_path),
-        Checkpoints(tmp_path, base=tmp_path.parent / f"{tmp_path.name}-cp"),
+        Environment(
+            tmp_path,
+            approval="full-auto",
+            checkpoints=Checkpoints(tmp_path, base=tmp_path.parent / f"{tmp_path.name}-cp"),
+        ),
         "t/1",
-        "full-auto",
         provider=ScriptedProvider([runaway]),
     )
     outcome = box.call("write", {"path": "geo.py", "instruction": "same"})

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from redline.agent.formats import DiffFormat, WholeFormat, merge_snippet
+from redline.agent.editing.formats import merge_snippet
 from redline.agent.model_settings import settings_for
+from redline.agent.protocols.diff import DiffFormat
+from redline.agent.protocols.whole import WholeFormat
 from redline.errors import ConfigError, EditError
 
 OLD = "def add(a, b):\n    return a - b\n"

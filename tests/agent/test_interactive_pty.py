@@ -8,11 +8,13 @@ import pty
 import re
 import select
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from agent_helpers import SAMPLE
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
@@ -112,6 +114,42 @@ def test_session_takes_model_and_provider_flags(sample: Path, tmp_path: Path) ->
         term.send("write n.md\r")
         term.expect(r"finished.*\n?.*redline> ")
         assert (sample / "n.md").read_text() == "x\n"
+        term.send("/exit\r")
+        assert term.close() == 0
+    finally:
+        term.close()
+
+
+@pytest.mark.timeout(900)
+def test_a_session_answers_from_the_file_then_fixes_the_bug(sample: Path, tmp_path: Path) -> None:
+    """The session and `exec` are one path: on the real 0.5B model, a question about a
+    file is answered from its content (the file is read without ``@``), then the next
+    task fixes the failing test, as a one-shot `redline exec` would."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REDLINE_")}
+    env.update(TERM="xterm", COLUMNS="200", REDLINE_STATE_DIR=str(tmp_path / "state"))
+    env.update(REDLINE_CONFIG=str(tmp_path / "none.toml"), REDLINE_NO_PROFILE="1")
+    term = Terminal(sample, env, ("-m", "qwen2.5-coder-0.5b", "-a", "auto-edit"))
+    try:
+        term.expect(r"redline> ", timeout=120)
+        term.send("what does inventory/pricing.py do? answer in one sentence\r")
+        answer = term.expect(r"■ \w+.*\n?(.*\n)*.*redline> ", timeout=300)
+        assert "■ finished" in answer
+        assert "does not do anything" not in answer
+        # Its content, not its name: what the functions compute.
+        assert re.search(r"total|discount|price|cost", answer.split("what does")[-1], re.I)
+        original = (SAMPLE / "inventory" / "pricing.py").read_text()
+        assert (sample / "inventory" / "pricing.py").read_text() == original  # no edit
+        term.send("make the failing test pass\r")
+        fixed = term.expect(r"■ \w+.*\n?(.*\n)*.*redline> ", timeout=600)
+        assert "■ finished" in fixed, fixed[-3000:]
+        tests = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+            cwd=sample,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert tests.returncode == 0, tests.stdout[-2000:]
         term.send("/exit\r")
         assert term.close() == 0
     finally:

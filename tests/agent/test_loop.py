@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from agent_helpers import fix_script, make_agent, snapshot_tree
 
-from redline.agent.session import SessionLog, load_messages
+from redline.agent.session.log import SessionLog, load_messages
 
 
 def _types(events: list[dict[str, Any]]) -> list[str]:

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from redline.agent.checkpoints import Checkpoints
+from redline.agent.environment.checkpoints import Checkpoints
+from redline.agent.environment.worktrees import WorktreeError
 from redline.agent.loop import AgentConfig
-from redline.agent.parallel import ParallelResult, ParallelRun
-from redline.agent.subtasks import parse_plan, plan_subtasks
-from redline.agent.worktrees import WorktreeError
+from redline.agent.subagents.parallel import ParallelResult, ParallelRun
+from redline.agent.subagents.subtasks import parse_plan, plan_subtasks
 from redline.config import state_dir
 from redline.providers.scripted import ScriptedProvider
 
@@ -372,9 +372,9 @@ def test_exec_parallel_cli_with_a_scripted_provider_then_undo(tmp_path: Path):
 def test_interactive_parallel_command(tmp_path: Path):
     from rich.console import Console
 
-    from redline.agent.interactive import InteractiveSession
     from redline.agent.loop import Agent
-    from redline.agent.render import HumanRenderer
+    from redline.agent.session.interactive import InteractiveSession
+    from redline.agent.session.render import HumanRenderer
 
     repo = make_repo(tmp_path)
     before = tree(repo)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 from importlib import resources
 
-from redline.agent.edits import rewrite
-from redline.agent.regions import find_region
+from redline.agent.editing.edits import rewrite
+from redline.agent.editing.regions import find_region
 from redline.providers.scripted import ScriptedProvider
 
 
@@ -141,7 +141,7 @@ def test_a_renamed_function_alone_replaces_the_part() -> None:
 
 
 def test_only_a_python_path_is_cut_into_parts() -> None:
-    from redline.agent.edits import plan_rewrite
+    from redline.agent.editing.edits import plan_rewrite
 
     text = source("reprlib.py")
     task = "change the default maxlevel from 6 to 8"
@@ -153,9 +153,9 @@ def test_only_a_python_path_is_cut_into_parts() -> None:
 
 def test_an_interrupted_part_is_not_spliced_and_nothing_is_written(tmp_path) -> None:
     """A cancelled reply is cut short: splicing it would write half a function."""
-    from redline.agent.checkpoints import Checkpoints
-    from redline.agent.tools import ToolBox
-    from redline.agent.workspace import Workspace
+    from redline.agent.environment import Environment
+    from redline.agent.environment.checkpoints import Checkpoints
+    from redline.agent.protocols.toolbox import ToolBox
 
     text = source("reprlib.py")
     task = "change the default maxlevel from 6 to 8"
@@ -167,10 +167,12 @@ def test_an_interrupted_part_is_not_spliced_and_nothing_is_written(tmp_path) -> 
     assert result.finish_reason == "cancelled" and "self.maxlevel" not in result.text
     (tmp_path / "reprlib.py").write_text(text)
     box = ToolBox(
-        Workspace(tmp_path),
-        Checkpoints(tmp_path, base=tmp_path.parent / f"{tmp_path.name}-cp"),
+        Environment(
+            tmp_path,
+            approval="full-auto",
+            checkpoints=Checkpoints(tmp_path, base=tmp_path.parent / f"{tmp_path.name}-cp"),
+        ),
         "t/1",
-        "full-auto",
         provider=ScriptedProvider([cut]),
     )
     outcome = box.call("write", {"path": "reprlib.py", "instruction": task})
@@ -183,7 +185,7 @@ def test_a_null_byte_is_not_python() -> None:
 
 
 def test_a_rename_spread_over_a_long_file_is_asked_for_in_parts_from_the_last_up() -> None:
-    from redline.agent.regions import find_parts
+    from redline.agent.editing.regions import find_parts
 
     text = source("linecache.py")
     task = "rename the parameter module_globals to globals_dict everywhere"

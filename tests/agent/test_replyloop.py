@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from agent_helpers import SAMPLE, make_agent, snapshot_tree
 
-from redline.agent.checkpoints import Checkpoints
-from redline.agent.edits import repeating_lines
+from redline.agent.editing.edits import repeating_lines
+from redline.agent.environment.checkpoints import Checkpoints
 
 FIXED = (
     (SAMPLE / "inventory" / "pricing.py")
@@ -121,7 +122,7 @@ def test_the_same_reply_twice_ends_the_task(sample: Path):
 
 
 def test_a_reply_cut_after_its_listing_is_applied_one_cut_inside_is_not(sample: Path):
-    from redline.agent.replyloop import closed_reply
+    from redline.agent.protocols.reply import closed_reply
 
     done = listing("inventory/pricing.py", FIXED) + "This works because the discount is"
     assert closed_reply(done)
@@ -138,7 +139,7 @@ def test_a_one_file_reply_stops_at_its_listing_and_keeps_its_fence(sample: Path)
     """The prose after the only listing is never used: the request stops there (a
     stop sequence every OpenAI-compatible server honours), and the stopped reply
     goes into the conversation with its closing fence back."""
-    from redline.agent.formats import LISTING_END
+    from redline.agent.editing.formats import LISTING_END
 
     full = listing("inventory/pricing.py", FIXED, "Divide by 100.") + "\nThis works because"
     stopped = full[: full.index(LISTING_END)]
@@ -157,7 +158,7 @@ def test_a_diff_reply_and_a_question_run_to_their_end(sample: Path):
     agent, provider = make_agent(sample, ["It totals order lines."], edit_format="whole")
     agent.run("what does inventory/pricing.py do? answer in one sentence")
     assert provider.requests[0].stop == []
-    from redline.agent.formats import DiffFormat
+    from redline.agent.protocols.diff import DiffFormat
 
     assert DiffFormat().stops({"a.py": "x = 1\n"}) == []
 
@@ -214,3 +215,57 @@ def test_a_reply_in_a_counting_run_is_stopped_and_ends_the_task(sample: Path):
     assert 200 < len(cut) < len(runaway) / 2
     assert snapshot_tree(sample) == before  # nothing of the cut reply applied
     assert any(e["type"] == "reply_cut" and e["looped"] for e in events)
+
+
+def test_each_task_of_a_session_starts_as_a_one_shot_task_with_a_summary(
+    sample: Path, tmp_path: Path
+):
+    """The session and `exec` are one path: after a question, the fix's request is
+    byte for byte a one-shot task's (system prompt, files in play, the failing test
+    run first), and a later task gets one line per earlier task that changed files,
+    never the earlier conversation."""
+    one_shot = tmp_path / "one-shot"
+    shutil.copytree(sample, one_shot)
+    exec_agent, exec_provider = make_agent(
+        one_shot, [listing("inventory/pricing.py", FIXED)], edit_format="whole"
+    )
+    assert exec_agent.run("make the failing test pass").status == "finished"
+    answer = "It totals order lines and applies a discount."
+    agent, provider = make_agent(
+        sample,
+        [answer, listing("inventory/pricing.py", FIXED), answer],
+        edit_format="whole",
+    )
+    question = agent.run("what does inventory/pricing.py do? answer in one sentence")
+    assert question.status == "finished"
+    asked = provider.requests[0].messages
+    assert [m["role"] for m in asked] == ["system", "user"]
+    assert "asks a question" in asked[0]["content"]  # answered from the files shown
+    assert "def order_total" in asked[1]["content"]  # named without @: read all the same
+    fix = agent.run("make the failing test pass")
+    assert fix.status == "finished" and fix.verified
+    assert provider.requests[1].messages == exec_provider.requests[0].messages
+    agent.run("what does order_total do now?")
+    later = provider.requests[2].messages
+    assert [m["role"] for m in later] == ["system", "user"]
+    recap = "Earlier in this session:\n- make the failing test pass (changed inventory/pricing.py)"
+    assert recap in later[1]["content"]
+    assert answer not in later[1]["content"]
+
+
+def test_a_follow_up_goes_on_in_the_same_conversation(sample: Path):
+    """A second try with the test output (the benchmark's try 2) keeps the history."""
+    wrong = FIXED.replace("/ 100", "/ 10")
+    agent, provider = make_agent(
+        sample,
+        [listing("inventory/pricing.py", wrong), listing("inventory/pricing.py", FIXED)],
+        edit_format="whole",
+        reflections=0,
+    )
+    first = agent.run("make the failing test pass")
+    assert first.status == "verification_failed"
+    second = agent.run("the tests still fail; fix it", follow_up=True)
+    assert second.status == "finished" and second.verified
+    history = provider.requests[1].messages
+    assert history[: len(provider.requests[0].messages)] == provider.requests[0].messages
+    assert "Earlier in this session" not in history[-1]["content"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import ast
 
-from redline.agent.edits import plan_rewrite
-from redline.agent.restate import likely, restate
+from redline.agent.editing.edits import plan_rewrite
+from redline.agent.editing.restate import likely, restate
 
 CODE = """import os
 import stat

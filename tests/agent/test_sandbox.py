@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from redline.agent import sandbox as sandbox_mod
-from redline.agent.checking import run_tests
-from redline.agent.sandbox import Sandbox, Support, probe
-from redline.agent.secrets import is_secret, looks_secret, scrubbed_env
-from redline.agent.shell import run_shell
+from redline.agent.environment import sandbox as sandbox_mod
+from redline.agent.environment.sandbox import Sandbox, Support, probe
+from redline.agent.environment.secrets import is_secret, looks_secret, scrubbed_env
+from redline.agent.environment.shell import run_shell
+from redline.agent.environment.testrun import run_tests
 
 needs_landlock = pytest.mark.skipif(not probe().available, reason="no Landlock here")
 
@@ -70,7 +70,7 @@ def test_the_parent_environ_is_unreadable_from_a_sandboxed_child_process(
     script.write_text(
         "import sys\n"
         "from pathlib import Path\n"
-        "from redline.agent.shell import run_shell\n"
+        "from redline.agent.environment.shell import run_shell\n"
         "r = run_shell('cat /proc/$PPID/environ /proc/*/environ 2>&1', Path(sys.argv[1]))\n"
         "print(r.output)\n"
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from redline.agent.shell import run_shell
+from redline.agent.environment.shell import run_shell
 
 
 def test_environment_is_scrubbed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from redline.agent.testreport import condense_test_output, failure_summary
+from redline.agent.checks.testreport import condense_test_output, failure_summary
 
 REPORT = """...F
 =================================== FAILURES ===================================

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from redline.agent.toolcalls import (
+from redline.agent.protocols.toolcalls import (
     SPECS,
     assemble_native,
     openai_tools,

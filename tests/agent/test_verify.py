@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from redline.agent.checking import new_problems, related_tests, verify_changes
-from redline.agent.verify import Problem, check_source
-from redline.agent.workspace import Workspace
+from redline.agent.checks.checking import new_problems, related_tests, verify_changes
+from redline.agent.checks.verify import Problem, check_source
+from redline.agent.environment.workspace import Workspace
 
 
 def _errors(problems: list[Problem]) -> list[str]:

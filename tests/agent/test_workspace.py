@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from redline.agent.checkpoints import Checkpoints
-from redline.agent.tools import ToolBox
-from redline.agent.workspace import Workspace, atomic_write
+from redline.agent.environment import Environment
+from redline.agent.environment.checkpoints import Checkpoints
+from redline.agent.environment.workspace import Workspace, atomic_write
+from redline.agent.protocols.toolbox import ToolBox
 from redline.errors import WorkspaceError
 
 
@@ -54,7 +55,12 @@ def test_symlinks_out_are_refused_but_inside_is_fine(ws: Workspace, tmp_path: Pa
 @pytest.mark.parametrize("path", [*ATTACKS[:-1], "link_out/new.py"])
 def test_every_file_tool_refuses_attacks(ws: Workspace, tmp_path: Path, path: str) -> None:
     (ws.root / "link_out").symlink_to(tmp_path)
-    box = ToolBox(ws, Checkpoints(ws.root, base=tmp_path / "cp"), "t/1", approval="full-auto")
+    box = ToolBox(
+        Environment(
+            ws.root, approval="full-auto", checkpoints=Checkpoints(ws.root, base=tmp_path / "cp")
+        ),
+        "t/1",
+    )
     calls = [
         ("read", {"path": path}),
         ("list", {"path": path}),
@@ -91,7 +97,12 @@ def test_list_respects_gitignore_without_git(tmp_path: Path) -> None:
 
 
 def test_tools_find_a_file_by_its_unique_tail(sample: Path, tmp_path: Path) -> None:
-    box = ToolBox(Workspace(sample), Checkpoints(sample, base=tmp_path / "cp"), "t/1", "full-auto")
+    box = ToolBox(
+        Environment(
+            sample, approval="full-auto", checkpoints=Checkpoints(sample, base=tmp_path / "cp")
+        ),
+        "t/1",
+    )
     outcome = box.call("read", {"path": "pricing.py"})
     assert outcome.ok and outcome.output.startswith("(no pricing.py; using inventory/pricing.py)")
     missing = box.call("test", {"path": "nope.py"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from redline.agent.toolcalls import openai_tools
+from redline.agent.protocols.toolcalls import openai_tools
 from redline.engine.engine import Engine
 from redline.engine.prompt_cache import common_prefix
 from redline.engine.structured import parse_reply, tools_grammar, with_tools_prompt

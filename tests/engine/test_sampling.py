@@ -8,7 +8,7 @@ import json
 import llama_cpp
 import pytest
 
-from redline.agent.toolcalls import openai_tools, text_schema
+from redline.agent.protocols.toolcalls import openai_tools, text_schema
 from redline.engine.engine import CLOSE_MARGIN, Engine
 from redline.engine.sampling import Sampler, looping
 from redline.engine.structured import (

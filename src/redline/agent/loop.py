@@ -1,52 +1,70 @@
-"""The agent loop: messages -> streamed reply -> tool calls -> observations -> repeat.
+"""The agent loop: the one place where a task's turns are run. Read this first.
 
-Small and explicit on purpose (after mini-swe-agent's ``DefaultAgent``). One
-:class:`Agent` holds one conversation; :meth:`Agent.run` carries out one task in
-it and returns a :class:`RunResult`. Everything that happens is an event dict
-with a ``type`` handed to ``emit`` (the CLI renders it, the session log stores
-it). The loop ends on ``done`` with passing verification, a step/time limit,
-repeated malformed replies, a provider error, or ``cancel``.
+Shape (after mini-swe-agent's ``DefaultAgent``): ``run`` a task as ``step``\\ s;
+each step is ``query`` (the protocol builds the request, the provider streams
+the reply) then ``observe`` (the protocol acts on the reply and says what the
+model sees next). The pieces:
+
+- :class:`Agent` holds one conversation with one provider in one
+  :class:`~redline.agent.environment.Environment` (the workspace, checkpoints,
+  the sandboxed shell and tests: everything the agent does to the world).
+- An edit protocol (:mod:`redline.agent.protocols`: ``tools``, ``whole``,
+  ``diff``) is a strategy: how the task is put to the model, how a reply becomes
+  actions. The loop picks it from what the provider declares it can do
+  (``Provider.capabilities``) and the model's settings, never from class names.
+- :class:`~redline.agent.state.TaskState` is the task in progress (messages,
+  events, edits, checks), handed to the protocol; the protocol changes it only
+  through its methods.
+- A task ends by raising :class:`~redline.agent.state.Stop` (finished, a limit,
+  a provider error, an interrupt, repeated malformed replies, ...); the loop
+  turns it into the :class:`~redline.agent.state.RunResult`. Recoverable
+  trouble (a malformed or cut reply, failing checks) goes back to the model as
+  the next message instead.
+
+With ``--candidates N`` (:mod:`redline.agent.candidates`) a one-reply task's
+turns are rounds of N replies, each tried in a scratch copy, the best kept: a
+policy over this loop's protocol, not a loop of its own.
+
+The loop owns the turn count and the time budget, the events (every event is a
+dict with a ``type`` handed to ``emit``: the CLI renders it, the session log
+stores it), the provider errors and interrupts, and where each task starts.
+Each task of a one-reply protocol starts a fresh conversation with what a
+one-shot ``redline exec`` gets (files in play, the files it names, failing
+tests run first) plus one line for each earlier task that changed files: a
+small model follows a long history badly (a follow-up, such as a second try
+with the test output, goes on in its conversation). The tool protocol keeps its conversation.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from redline.agent.attach import attach, mentioned
-from redline.agent.checking import Verification, verify_changes
-from redline.agent.checkpoints import Checkpoints
-from redline.agent.formats import get_format
+from redline.agent.candidates.onereply import run_candidates, wanted
+from redline.agent.editing.attach import attach, mentioned
+from redline.agent.environment import Environment
+from redline.agent.environment.checkpoints import Checkpoints
+from redline.agent.environment.environment import Approve
+from redline.agent.environment.workspace import Workspace
 from redline.agent.model_settings import settings_for
-from redline.agent.query import (
-    Streamed,
-    assistant_message,
-    build_request,
-    parse_reply,
-    stream_reply,
-)
-from redline.agent.replyloop import ReplyLoop
-from redline.agent.repomap import repo_overview
-from redline.agent.sandbox import Sandbox
-from redline.agent.state import EXIT_CODES, AgentConfig, RunResult, TaskState
+from redline.agent.protocols import EditProtocol, get_protocol
+from redline.agent.query import stream_reply
+from redline.agent.state import EXIT_CODES, AgentConfig, RunResult, Stop, TaskState
 from redline.agent.telemetry import TurnStats
-from redline.agent.templates import render
-from redline.agent.toolcalls import ParsedReply, ToolCall, tools_description
-from redline.agent.tools import Approve, ToolBox, ToolOutcome
-from redline.agent.workspace import Workspace
 from redline.providers.base import Provider
 
 __all__ = ["EXIT_CODES", "Agent", "AgentConfig", "RunResult"]
 
 Emit = Callable[[dict[str, Any]], None]
+SUMMARY_TASKS = 3
+"""Earlier tasks a one-reply task's message recalls (one line each)."""
 
 
 class Agent:
-    """One conversation with one provider, confined to one workspace."""
+    """One conversation with one provider, acting in one environment."""
 
     def __init__(
         self,
@@ -60,33 +78,42 @@ class Agent:
         session_id: str = "session",
         checkpoints: Checkpoints | None = None,
         messages: list[dict[str, Any]] | None = None,
+        env: Environment | None = None,
     ):
         self.provider = provider
-        self.ws = Workspace(root)
         self.config = config or AgentConfig()
         self.approval = approval
         self.ask = ask or (lambda kind, what: False)
         self._emit = emit or (lambda event: None)
-        self.session_id = session_id
-        self.checkpoints = checkpoints or Checkpoints(self.ws.root)
-        self.sandbox = Sandbox(
-            self.ws.root,
-            self.config.sandbox,
+        self.env = env or Environment(
+            root,
+            sandbox=self.config.sandbox,
             network=self.config.sandbox_network,
             approval=approval,
             ask=self.ask,
             notify=self._emit,
+            checkpoints=checkpoints,
+            test_command=self.config.test_command,
         )
+        self.session_id = session_id
         self.messages: list[dict[str, Any]] = list(messages or [])
         self.history: list[dict[str, Any]] = []
+        """Per-turn figures (``/tokens``)."""
         self.format_name: str | None = None
         self.shown: dict[str, str] = {}
-        """File texts this conversation has shown the model (one-reply formats)."""
+        """File texts this conversation has shown the model (one-reply protocols)."""
+        self.done: list[str] = []
+        """One line per task of this session that changed files (the next task's summary)."""
         self.tasks_run = 0
 
-    # -- events and messages -----------------------------------------------
-    def emit(self, type_: str, **data: Any) -> None:
-        self._emit({"type": type_, **data})
+    # -- the parts -----------------------------------------------------------
+    @property
+    def ws(self) -> Workspace:
+        return self.env.ws
+
+    @property
+    def checkpoints(self) -> Checkpoints:
+        return self.env.checkpoints
 
     @property
     def sink(self) -> Emit:
@@ -94,104 +121,90 @@ class Agent:
         the same stream, such as ``/parallel``."""
         return self._emit
 
-    def add(self, message: dict[str, Any]) -> None:
-        self.messages.append(message)
-        self.emit("message", message=message)
-
     @property
     def native(self) -> bool:
-        return bool(self.provider.supports_native_tools)
+        return self.provider.capabilities.native_tools
 
-    def edit_format(self) -> str:
-        """The protocol for this model: ``whole``/``diff`` (one reply) or ``tools``."""
-        members = getattr(self.provider, "members", None)
-        target = members[0].provider if members else self.provider
-        model = str(getattr(target, "model", "") or "")
-        if not model and not self.config.edit_format:
-            return "tools"  # a scripted provider replays tool calls
-        local = type(target).__name__ == "LocalProvider"
-        return settings_for(model, local=local, override=self.config.edit_format).edit_format
-
-    def system_prompt(self) -> str:
-        """The same for every task and project (the tool format only), so a server's
-        KV cache keeps it, and the tools after it, from one task to the next."""
-        fmt = (
-            render("native_format.md")
-            if self.native
-            else render("text_format.md", tools=tools_description(self.config.tool_names()))
-        )
-        return render("system.md", format=fmt)
-
-    def project_context(self, task: str) -> str:
-        """The project's files (ranked for ``task``) and its AGENTS.md: what a
-        conversation's first task message starts with."""
-        agents_md = self.ws.read_optional("AGENTS.md")  # symlinks resolved, inside only
-        instructions = render("instructions.md", text=agents_md[:4000]) if agents_md else ""
-        overview = repo_overview(self.ws, task, self.config.overview_budget)
-        return render("context.md", overview=overview, instructions=instructions)
+    def emit(self, type_: str, **data: Any) -> None:
+        self._emit({"type": type_, **data})
 
     def clear(self) -> None:
         self.messages = []
         self.shown = {}
         self.emit("clear")
 
-    # -- one task ----------------------------------------------------------
+    def edit_format(self) -> str:
+        """The protocol for this provider's model: ``whole``/``diff`` or ``tools``."""
+        caps = self.provider.capabilities
+        if not caps.model and not self.config.edit_format:
+            return "tools"  # a scripted provider replays tool calls
+        choice = settings_for(caps.model, local=caps.local_engine, override=self.config.edit_format)
+        return choice.edit_format
+
+    # -- one task --------------------------------------------------------------
     def run(
-        self, task: str, cancel: threading.Event | None = None, files: Sequence[str] = ()
+        self,
+        task: str,
+        cancel: threading.Event | None = None,
+        files: Sequence[str] = (),
+        *,
+        follow_up: bool = False,
     ) -> RunResult:
-        """Carry out ``task`` in this conversation; never raises for model mistakes.
+        """Carry out ``task``; never raises for model mistakes.
 
         ``files`` (and ``@path`` mentions in the task) are put into the task
         message; a file that is not in the workspace raises WorkspaceError first.
+        ``follow_up``: the task goes on with the previous one in its conversation
+        (a second try with the test output, as aider's benchmark asks it), so a
+        one-reply protocol keeps the history instead of starting afresh.
         """
         attached = attach(self.ws, task, files)
         self.tasks_run += 1
-        task_id = f"{self.session_id}/{self.tasks_run}"
         cancel = cancel or threading.Event()
-        self.sandbox.approval, self.sandbox.ask = self.approval, self.ask  # may have changed
-        box = ToolBox(
-            self.ws,
-            self.checkpoints,
-            task_id,
-            self.approval,
-            self.ask,
-            self.provider,
-            cancel,
-            test_command=self.config.test_command,
-            reply_tokens=self.config.max_tokens,
-            sandbox=self.sandbox,
+        self.env.set_policy(self.approval, self.ask)  # either may have changed
+        protocol = get_protocol(self.edit_format())
+        switched = self.format_name not in (None, protocol.name)
+        fresh = not (protocol.keeps_history or follow_up)
+        if self.messages and (switched or fresh):
+            # A switched protocol's system prompt no longer holds; a one-reply
+            # task starts afresh, with a summary of the earlier ones.
+            self.clear()
+        self.format_name = protocol.name
+        st = TaskState(
+            task=task,
+            task_id=f"{self.session_id}/{self.tasks_run}",
+            config=self.config,
+            env=self.env,
+            provider=self.provider,
+            cancel=cancel,
+            messages=self.messages,
+            sink=self._emit,
+            files=[*files, *mentioned(self.ws, task)],
+            attached=attached,
+            shown=self.shown,
+            earlier=self._earlier() if fresh else "",
         )
-        fmt_name = self.edit_format()
-        if self.messages and self.format_name not in (None, fmt_name):
-            self.clear()  # /model switched protocols: the old system prompt no longer holds
-        self.format_name = fmt_name
         self.emit(
             "task_start",
             task=task,
-            task_id=task_id,
+            task_id=st.task_id,
             native_tools=self.native,
-            edit_format=fmt_name,
+            edit_format=protocol.name,
         )
-        state = TaskState(started=time.perf_counter())
-        if fmt_name == "tools":
-            intro = ""
-            if not self.messages:
-                self.add({"role": "system", "content": self.system_prompt()})
-                intro = self.project_context(task).strip() + "\n\n"
-            message = intro + render("task.md", task=task, files=attached)
-            self.add({"role": "user", "content": message})
-            result = self._loop(box, state, cancel)
-        else:
-            fmt = get_format(fmt_name)
-            replies = ReplyLoop(self, fmt, box, cancel)
-            first = not self.messages
-            if first:
-                self.add({"role": "system", "content": fmt.system_prompt()})
-            files = [*files, *mentioned(self.ws, task)]
-            self.add({"role": "user", "content": replies.first_message(task, files, first)})
-            result = replies.run(task, state)
-        result.changed = sorted(state.before)
-        result.turns = state.turns
+        protocol.start(st)
+        try:
+            n, plan = wanted(protocol, st)
+            if n > 1:  # a policy over this loop: N replies checked apart, one kept
+                raise run_candidates(protocol, st, n, plan, self.history)
+            while True:
+                self.step(protocol, st)
+        except Stop as stop:
+            verified = st.verified_all() if stop.verified is None else stop.verified
+            result = RunResult(stop.status, stop.summary, verified)
+        result.changed = sorted(st.before)
+        result.turns = st.turns
+        if result.changed:  # what the files hold now; an answer is not the next task's business
+            self.done.append(f"- {task[:200]} (changed {', '.join(result.changed)})")
         self.emit(
             "done",
             status=result.status,
@@ -203,206 +216,48 @@ class Agent:
         )
         return result
 
-    def _loop(self, box: ToolBox, st: TaskState, cancel: threading.Event) -> RunResult:
-        while True:
-            if st.turns >= self.config.max_steps:
-                return self._stop(st, "step_limit", f"stopped after {st.turns} turns")
-            if time.perf_counter() - st.started > self.config.max_seconds:
-                return self._stop(st, "time_limit", "time limit reached")
-            st.turns += 1
-            stats = TurnStats(st.turns)
-            self.emit("turn_start", turn=st.turns)
-            reply, got = self._query(stats, cancel)
-            finish, error = got.finish, got.error
-            outcome = None
-            if error is None and not cancel.is_set():
-                outcome = self._act(box, st, stats, reply, cancel)
+    def step(self, protocol: EditProtocol, st: TaskState) -> None:
+        """One turn: query the model, then let the protocol observe the reply."""
+        if st.turns >= self.config.max_steps:
+            raise Stop("step_limit", f"stopped after {st.turns} turns")
+        if time.perf_counter() - st.started > self.config.max_seconds:
+            raise Stop("time_limit", "time limit reached")
+        st.turns += 1
+        stats = TurnStats(st.turns)
+        self.emit("turn_start", turn=st.turns)
+        query = protocol.query(st)
+        got = stream_reply(
+            self.provider,
+            query.request,
+            stats,
+            st.cancel,
+            lambda text: self.emit("text_delta", turn=stats.turn, text=text),
+            on_retry=lambda info: self.emit("retry", turn=stats.turn, **info),
+            looping=query.looping,
+        )
+        try:
+            protocol.record(st, stats, got)
+            if got.error is not None:
+                stats.well_formed = False
+                self.emit("error", message=str(getattr(got.error, "message", got.error)))
+                raise Stop("error", f"provider error: {got.error}")
+            if st.cancel.is_set() or got.finish == "cancelled":
+                raise Stop("interrupted", "interrupted by the user")
+            protocol.observe(st, stats, got)
+        finally:
             self.emit(
                 "turn_end",
                 turn=st.turns,
                 well_formed=stats.well_formed,
-                finish_reason=finish,
+                finish_reason=got.finish,
                 timings=stats.to_dict(),
             )
             self.history.append(
                 stats.to_dict() | {"turn": st.turns, "well_formed": stats.well_formed}
             )
-            if error is not None:
-                self.emit("error", message=str(getattr(error, "message", error)))
-                return self._stop(st, "error", f"provider error: {error}")
-            if cancel.is_set():
-                return self._stop(st, "interrupted", "interrupted by the user")
-            if outcome is not None:
-                return outcome
 
-    def _stop(self, st: TaskState, status: str, summary: str) -> RunResult:
-        # Verified only when verification ran, passed, and covers every change made.
-        fresh = st.verified_key == (frozenset(st.before), st.changes)
-        return RunResult(status, summary, bool(st.before) and fresh)
-
-    # -- model -------------------------------------------------------------
-    def _query(self, stats: TurnStats, cancel: threading.Event) -> tuple[ParsedReply, Streamed]:
-        request = build_request(
-            self.messages, self.native, self.config.max_tokens, self.config.tool_names()
-        )
-        got = stream_reply(
-            self.provider,
-            request,
-            stats,
-            cancel,
-            lambda text: self.emit("text_delta", turn=stats.turn, text=text),
-            on_retry=lambda info: self.emit("retry", turn=stats.turn, **info),
-        )
-        parsed = parse_reply(self.native, got)
-        stats.well_formed = parsed.well_formed
-        self.add(assistant_message(self.native, parsed, got))
-        return parsed, got
-
-    # -- tools -------------------------------------------------------------
-    def _act(
-        self,
-        box: ToolBox,
-        st: TaskState,
-        stats: TurnStats,
-        reply: ParsedReply,
-        cancel: threading.Event,
-    ) -> RunResult | None:
-        if not reply.calls:
-            # A plain answer ends a native turn, unless it was cut off.
-            if self.native and reply.text.strip() and reply.well_formed:
-                return self._finish(st, stats, reply.text.strip(), None)
-            st.format_errors += 1
-            self.emit("format_error", turn=stats.turn, problem=reply.problem)
-            if st.format_errors >= self.config.max_format_errors:
-                return self._stop(st, "format_errors", f"malformed replies: {reply.problem}")
-            self.add({"role": "user", "content": render("format_error.md", problem=reply.problem)})
-            return None
-        if reply.cut:
-            # Never run a call whose arguments the limit may have cut (half a file).
-            st.cut_replies += 1
-            self.emit("reply_cut", turn=stats.turn, name=reply.calls[0].name, looped=reply.looped)
-            if reply.looped:
-                # Degenerate repetition: more turns give more of the same.
-                return self._stop(st, "loop", "the model's reply fell into a loop")
-            if st.cut_replies >= self.config.max_cut_replies:
-                return self._stop(st, "token_limit", "replies kept reaching the token limit")
-            note = render("cut_reply.md", limit=str(self.config.max_tokens))
-            self._observe([(call, note) for call in reply.calls])
-            return None
-        st.format_errors = st.cut_replies = 0
-        observations: list[tuple[ToolCall, str]] = []
-        for call in reply.calls:
-            if cancel.is_set():
-                break
-            self.emit(
-                "tool_call", turn=stats.turn, id=call.id, name=call.name, arguments=call.arguments
-            )
-            if call.name == "done":
-                result = self._finish(st, stats, str(call.arguments.get("summary", "")), call)
-                if result is not None:
-                    return result
-                continue
-            # Small models loop: they re-run `test` or re-read a file forever. A call
-            # that already ran with no edit or command since cannot give a new result,
-            # so it is not run again; after `max_repeats` in a row the task stops.
-            key = call.name + json.dumps(call.arguments, sort_keys=True, default=str)
-            if st.seen_calls.get(key) == st.changes + st.runs:
-                st.repeats += 1
-                self.emit("repeated_call", turn=stats.turn, name=call.name, count=st.repeats)
-                if st.repeats >= self.config.max_repeats:
-                    return self._stop(
-                        st, "loop", f"the model repeated {call.name} with no progress"
-                    )
-                observations.append((call, render("repeated_call.md", tool=call.name)))
-                continue
-            st.repeats = 0
-            observations.append((call, self._execute(box, st, stats, call)))
-            if call.name == "run":  # a shell command may have changed the tree
-                st.runs += 1
-            st.seen_calls[key] = st.changes + st.runs
-        self._observe(observations)
-        return None
-
-    def _execute(self, box: ToolBox, st: TaskState, stats: TurnStats, call: ToolCall) -> str:
-        start = time.perf_counter()
-        if call.name in self.config.tool_names():
-            outcome = box.call(call.name, call.arguments)
-        else:  # a provider without grammars may still name a tool it was not offered
-            names = ", ".join(self.config.tool_names())
-            outcome = ToolOutcome(
-                f"error: no tool {call.name!r} here; use one of {names}", ok=False
-            )
-        if outcome.model_timings is not None:
-            stats.add_timings(outcome.model_timings, primary=False)
-            stats.model_s += outcome.model_timings.total_s
-            start += outcome.model_timings.total_s
-        stats.tools_s += time.perf_counter() - start
-        self.emit(
-            "tool_result",
-            turn=stats.turn,
-            id=call.id,
-            name=call.name,
-            ok=outcome.ok,
-            output=outcome.output[:4000],
-        )
-        text = outcome.output
-        if outcome.changed:
-            for path, old in outcome.changed.items():
-                st.before.setdefault(path, old)
-            st.changes += 1
-            self.emit(
-                "edit_applied",
-                turn=stats.turn,
-                path=next(iter(outcome.changed)),
-                diff=outcome.diff,
-                checkpoint=outcome.checkpoint,
-            )
-            baseline = {p: st.before[p] for p in outcome.changed}  # vs. the task's start
-            verification = self._verify(st, stats, baseline)
-            text += "\n" + verification.report()
-        return text
-
-    def _verify(
-        self, st: TaskState, stats: TurnStats, files: dict[str, str | None]
-    ) -> Verification:
-        result = verify_changes(
-            self.ws,
-            files,
-            tests=self.config.run_tests,
-            test_command=self.config.test_command,
-            sandbox=self.sandbox,
-        )
-        stats.verify_s += result.duration_s
-        st.last_verification = result
-        st.verified_key = (frozenset(files), st.changes) if result.passed else None
-        self.emit("verification", turn=stats.turn, **result.to_dict())
-        return result
-
-    def _observe(self, observations: list[tuple[ToolCall, str]]) -> None:
-        if self.native:
-            for call, text in observations:
-                self.add({"role": "tool", "tool_call_id": call.id, "content": text})
-        elif observations:
-            body = "\n\n".join(f"[{c.name} result]\n{t}" for c, t in observations)
-            self.add({"role": "user", "content": body})
-
-    def _finish(
-        self, st: TaskState, stats: TurnStats, summary: str, call: ToolCall | None
-    ) -> RunResult | None:
-        """Accept ``done`` only if every change made in this task verifies."""
-        fresh = st.verified_key == (frozenset(st.before), st.changes)
-        if st.before and not fresh:  # re-check only what changed since the last pass
-            result = self._verify(st, stats, dict(st.before))
-            if not result.passed:
-                st.verify_failures += 1
-                if st.verify_failures > self.config.verify_retries:
-                    return RunResult("verification_failed", summary, False)
-                note = render("verify_before_done.md", report=result.report())
-                if call is not None and self.native:
-                    self.add({"role": "tool", "tool_call_id": call.id, "content": note})
-                else:
-                    self.add({"role": "user", "content": note})
-                return None
-        if call is not None and self.native:
-            self.add({"role": "tool", "tool_call_id": call.id, "content": "finished"})
-        return RunResult("finished", summary, bool(st.before))
+    def _earlier(self) -> str:
+        """The session's last few tasks that changed files, one line each ('' for none)."""
+        if not self.done:
+            return ""
+        return "Earlier in this session:\n" + "\n".join(self.done[-SUMMARY_TASKS:])

@@ -16,9 +16,16 @@ from redline.providers.base import Provider
 
 
 def select_provider(
-    settings: Settings, *, model: str | None = None, provider: str | None = None
+    settings: Settings,
+    *,
+    model: str | None = None,
+    provider: str | None = None,
+    parallel: int = 1,
 ) -> Provider:
-    """A provider for the flags, falling back to the settings (and the embedded model)."""
+    """A provider for the flags, falling back to the settings (and the embedded model).
+
+    ``parallel``: turns the caller will run at once (``--parallel N``); an
+    in-process engine is built to decode that many together."""
     provider = provider or settings.provider
     if provider == "scripted" or (model or "").startswith("scripted:"):
         from redline.providers.scripted import ScriptedProvider
@@ -36,4 +43,4 @@ def select_provider(
         from redline.providers.registry import build_provider
     except ImportError as exc:
         raise ConfigError(f"providers are not available: {exc}") from exc
-    return build_provider(settings, model=model, provider=provider)
+    return build_provider(settings, model=model, provider=provider, parallel=parallel)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from redline.agent.formats import FORMATS
+from redline.agent.protocols import protocol_names
 from redline.errors import ConfigError
 
 
@@ -39,9 +39,10 @@ _TABLE: list[tuple[str, ModelSettings]] = [
 def settings_for(model: str, *, local: bool, override: str | None = None) -> ModelSettings:
     """The settings for ``model`` (a short name, GGUF path or remote model id)."""
     if override:
-        if override not in FORMATS:
+        if override not in protocol_names():
             raise ConfigError(
-                f"unknown edit format {override!r}", hint=f"use one of {', '.join(FORMATS)}"
+                f"unknown edit format {override!r}",
+                hint=f"use one of {', '.join(protocol_names())}",
             )
         return ModelSettings(override)
     name = model.rsplit("/", 1)[-1].lower()

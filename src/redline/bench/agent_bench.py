@@ -83,14 +83,19 @@ def run_agent_bench(
     speculation: bool = True,
     transcripts: Path | None = None,
     tick: Tick | None = None,
+    candidates: int | None = None,
 ) -> dict[str, Any]:
     """Run the cases; the returned dict is what ``--json`` prints and the plot reads.
 
     ``speculation=False`` measures the same agent on the one-token decoder: no
-    ``prediction`` or ``quotes`` drafts, and a server without prompt lookup."""
+    ``prediction`` or ``quotes`` drafts, and a server without prompt lookup.
+    ``candidates``: redline's agent tries N replies per answer (each checked in a
+    scratch copy, the best kept); aider keeps its two tries. A try is still one
+    answer the user would see, whatever ran inside it."""
     chosen = list_exercises(data or default_root(), exercises)
-    config = bench_config(max_steps=max_steps)
+    config = bench_config(max_steps=max_steps, candidates=candidates)
     settings: dict[str, Any] = {
+        "candidates": candidates or 1,
         "tries": tries,
         "case_timeout_s": case_timeout_s,
         "run_limit_s": run_limit_s,

@@ -24,7 +24,8 @@ from typing import Any, Protocol
 
 from redline.bench.examples import EXAMPLE_FAILS
 from redline.engine.types import GenerationRequest
-from redline.providers.base import ChatRequest, ErrorEvent, Provider, TextDelta, Usage
+from redline.providers.base import ChatRequest, Provider, Usage
+from redline.providers.drain import drain
 
 COMPLETION_STOPS = ["\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\nassert ", "\n#"]
 CHAT_ASK = (
@@ -187,16 +188,10 @@ class ChatModel:
             seed=seed,
         )
         start = time.perf_counter()
-        parts: list[str] = []
-        usage = Usage()
-        for event in self.provider.stream(request):
-            if isinstance(event, TextDelta):
-                parts.append(event.text)
-            elif isinstance(event, Usage):
-                usage = event
-            elif isinstance(event, ErrorEvent):
-                raise event.error
-        reply = "".join(parts)
+        got = drain(self.provider.stream(request))
+        got.raise_error()
+        usage = got.usage or Usage()
+        reply = got.text
         return Attempt(
             assemble(prompt, extract_code(reply), entry_point),
             reply,
@@ -217,17 +212,11 @@ class ChatModel:
             n=n,
         )
         start = time.perf_counter()
-        parts: list[list[str]] = [[] for _ in range(n)]
-        usage = Usage()
-        for event in self.provider.stream(request):
-            if isinstance(event, TextDelta):
-                parts[event.choice].append(event.text)
-            elif isinstance(event, Usage):
-                usage = event
-            elif isinstance(event, ErrorEvent):
-                raise event.error
+        got = drain(self.provider.stream(request))
+        got.raise_error()
         seconds = time.perf_counter() - start
-        replies = ["".join(p) for p in parts]
+        usage = got.usage or Usage()
+        replies = got.texts(n)
         attempts = [
             Attempt(assemble(prompt, extract_code(r), entry_point), r, 0.0) for r in replies
         ]

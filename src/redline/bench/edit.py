@@ -28,8 +28,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from redline.agent.edits import RewritePlan, carry_out, parses, plan_rewrite, strip_fence
-from redline.agent.regions import Region
+from redline.agent.editing.edits import RewritePlan, carry_out, parses, plan_rewrite, strip_fence
+from redline.agent.editing.regions import Region
 from redline.bench.results import print_machine
 from redline.engine.engine import Engine
 from redline.engine.machine import machine_record

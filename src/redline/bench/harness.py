@@ -45,6 +45,10 @@ class TryStats:
     decode_s: float = 0.0
     """Those turns' tokens and decode seconds: the run's overall rate weighs each turn
     by its length, where the median counts a 20-token turn as much as a 900-token one."""
+    candidates: int = 0
+    """Replies decoded as candidates inside this try (0: the agent runs none)."""
+    test_runs: int = 0
+    """Checks the agent ran on its own inside this try (candidates' test runs)."""
 
 
 @dataclass
@@ -63,6 +67,10 @@ class CaseResult:
     drafted_tokens: int = 0
     accepted_tokens: int = 0
     truncated_replies: int = 0
+    candidates: int = 0
+    """Candidate replies decoded over both tries (0: one reply per turn, no candidates)."""
+    test_runs: int = 0
+    """Checks run inside the agent over both tries (the benchmark's own not counted)."""
     tries: list[dict[str, Any]] = field(default_factory=list)
     timed_out: bool = False
     error: str | None = None
@@ -76,6 +84,8 @@ class CaseResult:
         self.drafted_tokens += stats.drafted_tokens
         self.accepted_tokens += stats.accepted_tokens
         self.truncated_replies += stats.truncated_replies
+        self.candidates += stats.candidates
+        self.test_runs += stats.test_runs
         self.tries.append(
             {**asdict(stats), "seconds": round(seconds, 3), "passed": passed, "tests": outcome}
         )
@@ -240,6 +250,8 @@ def summarize(results: list[CaseResult], skipped: list[str]) -> dict[str, Any]:
             sum(tr.get("decode_tokens", 0) for r in results for tr in r.tries),
             sum(tr.get("decode_s", 0.0) for r in results for tr in r.tries),
         ),
+        "candidates_per_case": round(sum(r.candidates for r in results) / n, 2) if n else 0.0,
+        "test_runs_per_case": round(sum(r.test_runs for r in results) / n, 2) if n else 0.0,
         "timeouts": sum(r.timed_out for r in results),
         "errors": sum(r.error is not None for r in results),
     }

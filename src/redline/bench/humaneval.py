@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from redline.agent.verify import check_source
+from redline.agent.checks.verify import check_source
 from redline.bench.codegen import Attempt, ChatModel, CodeModel, CompletionModel
 from redline.bench.examples import EXAMPLE_FAILS, Example, docstring_examples, first_failure
 from redline.bench.results import envelope, spread

@@ -28,9 +28,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from redline.agent.checkpoints import Checkpoints
+from redline.agent.environment.checkpoints import Checkpoints
 from redline.agent.loop import Agent
-from redline.agent.parallel import ParallelRun
+from redline.agent.subagents.parallel import ParallelRun
 from redline.bench.polyglot import (
     FIRST_ASK,
     Exercise,

@@ -120,6 +120,49 @@ def plot_agent(results: list[dict[str, Any]], base: str | Path | None = None) ->
     )
 
 
+def candidate_points(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Seconds per case against pass rate, from saved ``bench agent`` records: per
+    model, redline's first answer alone (single: try 1's seconds, pass_rate_1), the
+    two-try loop (pass_rate_2) and each ``--candidates N`` run; aider beside them."""
+    points = []
+    for res in results:
+        n = int((res.get("settings") or {}).get("candidates") or 1)
+        model = res.get("model")
+        for agent, summ in res.get("agents", {}).items():
+            label = f"{agent} · {model}"
+            if agent == "redline" and n > 1:
+                points.append(_point(f"{label} · N={n}", summ))
+                continue
+            if agent == "redline":
+                firsts = [
+                    c["tries"][0]["seconds"]
+                    for c in res.get("cases", [])
+                    if c.get("agent") == agent and c.get("tries") and "seconds" in c["tries"][0]
+                ]
+                if firsts:
+                    x = sum(firsts) / len(firsts)
+                    points.append({"label": f"{label} · single", "x": x, "y": summ["pass_rate_1"]})
+                label += " · loop"
+            points.append(_point(label, summ))
+    return points
+
+
+def _point(label: str, summ: dict[str, Any]) -> dict[str, Any]:
+    return {"label": label, "x": summ["seconds_per_case"], "y": summ["pass_rate_2"]}
+
+
+def plot_candidates(results: list[dict[str, Any]], base: str | Path | None = None) -> Path:
+    """The speed-for-accuracy trade: single, loop and N candidates, per model."""
+    return plot_frontier(
+        candidate_points(results),
+        base,
+        "agent_candidates.png",
+        title="polyglot-python: pass rate vs seconds per case (single, loop, N candidates)",
+        x_label="seconds per case",
+        y_label="pass rate (%)",
+    )
+
+
 def _rows_with(obj: Any, needle: str) -> Iterator[list[dict[str, Any]]]:
     """Every list of dict rows (anywhere in ``obj``) having a key containing ``needle``."""
     if isinstance(obj, list):

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from redline.agent.checkpoints import Checkpoints
+from redline.agent.environment.checkpoints import Checkpoints
 from redline.agent.loop import Agent
 from redline.agent.state import AgentConfig
 from redline.bench.harness import TryStats
@@ -25,9 +25,14 @@ from redline.bench.polyglot import Exercise
 from redline.providers.base import Provider
 
 
-def bench_config(max_steps: int = 10, max_tokens: int = 1024) -> AgentConfig:
-    """The agent settings the benchmark uses (recorded in the results)."""
-    return AgentConfig(max_steps=max_steps, max_tokens=max_tokens, run_tests=False)
+def bench_config(
+    max_steps: int = 10, max_tokens: int = 1024, candidates: int | None = None
+) -> AgentConfig:
+    """The agent settings the benchmark uses (recorded in the results). ``candidates``
+    is ``--candidates``: None keeps one reply a turn, as without the option."""
+    return AgentConfig(
+        max_steps=max_steps, max_tokens=max_tokens, run_tests=False, candidates=candidates or 1
+    )
 
 
 class RedlineRunner:
@@ -59,7 +64,7 @@ class RedlineRunner:
         )
 
     def _record(self, event: dict[str, Any]) -> None:
-        if event.get("type") in ("turn_end", "format_error", "done", "error"):
+        if event.get("type") in ("turn_end", "format_error", "done", "error", "candidates_done"):
             self.events.append(event)
 
     def attempt(self, message: str, try_no: int, deadline: float) -> TryStats:
@@ -75,9 +80,10 @@ class RedlineRunner:
         seen, events_seen = len(agent.history), len(self.events)
         timer.start()
         try:
-            # Try 1 comes with the stub, as aider's does (its files are in the chat).
+            # Try 1 comes with the stub, as aider's does (its files are in the chat);
+            # try 2 goes on in the same conversation, with the test output.
             files = self.files if try_no == 1 else ()
-            result = agent.run(message, cancel=cancel, files=files)
+            result = agent.run(message, cancel=cancel, files=files, follow_up=try_no > 1)
         finally:
             timer.cancel()
         turns = agent.history[seen:]
@@ -104,6 +110,10 @@ class RedlineRunner:
             e.get("well_formed", True) for e in ends if e.get("finish_reason") != "cancelled"
         )
         stats.truncated_replies = sum(e.get("finish_reason") == "length" for e in ends)
+        for e in self.events[events_seen:]:
+            if e.get("type") == "candidates_done":
+                stats.candidates += int(e.get("decoded") or 0)
+                stats.test_runs += int(e.get("test_runs") or 0)
         if result.status == "format_errors":
             stats.well_formed = False
         return stats

@@ -26,8 +26,8 @@ import httpx
 from rich.console import Console
 from websockets.sync.client import connect
 
-from redline.agent.edits import rewrite_messages, rewrite_prediction
-from redline.agent.restate import likely
+from redline.agent.editing.edits import rewrite_messages, rewrite_prediction
+from redline.agent.editing.restate import likely
 from redline.bench.peers import PeerGuard
 from redline.bench.results import envelope
 from redline.bench.serve_client import (

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from redline.agent.edits import rewrite_messages, rewrite_prediction
+from redline.agent.editing.edits import rewrite_messages, rewrite_prediction
 from redline.engine.engine import Engine
 from redline.engine.machine import machine_record
 from redline.engine.offload import gpu_devices

@@ -17,6 +17,11 @@ PARALLEL_HELP = (
     "Run sub-tasks in N git worktrees at once and merge them back (the model splits "
     "TASK unless --task is given)."
 )
+CANDIDATES_HELP = (
+    "Try N replies, each in a scratch copy checked by the tests, and keep the best "
+    "(default: by task and provider; 1 where nothing can check)."
+)
+BUDGET_HELP = "Seconds for all candidate rounds of a task (default: the task's time limit)."
 SANDBOX_HELP = "Where commands and tests run: workspace-write (default), read-only, off."
 
 
@@ -47,18 +52,28 @@ def exec_command(
     subtasks: list[str] = typer.Option(
         [], "--task", "-t", help="A sub-task for --parallel (repeatable; no model split then)."
     ),
+    candidates: int | None = typer.Option(None, "--candidates", "-n", min=1, help=CANDIDATES_HELP),
+    budget: float | None = typer.Option(None, "--budget", min=1.0, help=BUDGET_HELP),
 ) -> None:
     """Run one task headless; exit 0 only if it finished and verification passed."""
     from redline.agent.loop import AgentConfig
     from redline.agent.model_select import select_provider
-    from redline.agent.runner import run_exec, run_parallel_exec
-    from redline.providers.local import LocalProvider
+    from redline.agent.session.runner import run_exec, run_parallel_exec
 
     if not task and not subtasks:
         raise typer.BadParameter("say what to do: TASK, or --task (repeatable)", param_hint="TASK")
 
-    settings = _settings(root, approval=approval, sandbox=sandbox, edit_format=edit_format)
-    chosen = select_provider(settings, model=model, provider=provider)
+    settings = _settings(
+        root,
+        approval=approval,
+        sandbox=sandbox,
+        edit_format=edit_format,
+        candidates=candidates,
+        budget=budget,
+    )
+    # an in-process engine decodes the sub-agents' requests in one batch
+    at_once = max(parallel, len(subtasks), 1)
+    chosen = select_provider(settings, model=model, provider=provider, parallel=at_once)
     config = AgentConfig(
         max_steps=max_steps,
         max_tokens=max_tokens,
@@ -66,11 +81,10 @@ def exec_command(
         edit_format=settings.edit_format,
         sandbox=settings.sandbox,
         sandbox_network=settings.sandbox_network,
+        candidates=settings.candidates,
+        candidate_budget=settings.budget,
     )
     if parallel or subtasks:
-        if isinstance(chosen, LocalProvider) and not chosen.loaded:
-            # the in-process engine decodes the sub-agents' requests in one batch
-            chosen.parallel = max(parallel, len(subtasks))
         outcome = run_parallel_exec(
             task or "; ".join(subtasks),
             chosen,
@@ -108,7 +122,7 @@ def undo_command(
     root: Path = typer.Option(Path("."), "--root", "-C", help="Workspace folder."),
 ) -> None:
     """Restore the files the last N agent tasks changed, byte for byte."""
-    from redline.agent.checkpoints import Checkpoints
+    from redline.agent.environment.checkpoints import Checkpoints
 
     for path, action in Checkpoints(root).undo(n):
         typer.echo(f"{action} {path}")
@@ -121,7 +135,7 @@ def log_command(
     import json
     import time
 
-    from redline.agent.session import list_sessions, read_events
+    from redline.agent.session.log import list_sessions, read_events
 
     if session_id:
         for event in read_events(session_id):
@@ -145,12 +159,12 @@ def _interactive(
 ) -> None:
     from rich.console import Console
 
-    from redline.agent.interactive import InteractiveSession
     from redline.agent.loop import AgentConfig
     from redline.agent.model_select import select_provider
-    from redline.agent.render import HumanRenderer
-    from redline.agent.runner import build_agent
-    from redline.agent.session import list_sessions, load_messages
+    from redline.agent.session.interactive import InteractiveSession
+    from redline.agent.session.log import list_sessions, load_messages
+    from redline.agent.session.render import HumanRenderer
+    from redline.agent.session.runner import build_agent
 
     settings = _settings(root, approval=approval, sandbox=sandbox, edit_format=edit_format)
     console = Console(highlight=False)
@@ -164,6 +178,8 @@ def _interactive(
         sandbox=settings.sandbox,
         sandbox_network=settings.sandbox_network,
         edit_format=settings.edit_format,
+        candidates=settings.candidates,
+        candidate_budget=settings.budget,
     )
     agent, log = build_agent(
         chosen,

@@ -189,6 +189,13 @@ def agent_command(
     ),
     data: Path | None = typer.Option(None, "--data", help="polyglot-python folder."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    candidates: int | None = typer.Option(
+        None,
+        "--candidates",
+        "-n",
+        min=1,
+        help="redline tries N replies per answer and keeps the best (aider keeps its tries).",
+    ),
 ) -> None:
     """redline's agent on polyglot-python exercises (aider's protocol), optionally vs aider."""
     from redline.bench import plots
@@ -196,6 +203,7 @@ def agent_command(
     from redline.bench.results import print_table, results_dir, save
 
     name = f"agent-{model.replace('/', '_')}" + ("" if speculation else "-nospec")
+    name += f"-n{candidates}" if candidates and candidates > 1 else ""
     count = int(exercises) if exercises.isdigit() else len(exercises.split(","))
     with _progress(count * (2 if vs_aider else 1), "agent") as tick:
         result = run_agent_bench(
@@ -211,10 +219,12 @@ def agent_command(
             speculation=speculation,
             transcripts=results_dir() / "transcripts" / name,
             tick=tick,
+            candidates=candidates,
         )
     save(result, name)
     png = plots.plot_agent(_results("agent-*.json"))
     result["plot"] = str(png)
+    result["candidates_plot"] = str(plots.plot_candidates(_results("agent-*.json")))
 
     def table(err: bool) -> None:
         cols = [
@@ -227,6 +237,8 @@ def agent_command(
             "spec. acceptance",
             "TTFT s",
             "decode tok/s (median/all)",
+            "candidates/case",
+            "test runs/case",
             "cases",
         ]
         rows = [
@@ -240,6 +252,8 @@ def agent_command(
                 a["speculative_acceptance"],
                 a.get("median_ttft_s"),
                 _both(a.get("median_decode_tok_s"), a.get("decode_tok_s_all")),
+                a.get("candidates_per_case"),
+                a.get("test_runs_per_case"),
                 a["cases"],
             )
             for name, a in result["agents"].items()

@@ -17,7 +17,8 @@ def lsp(
     ),
 ) -> None:
     """Language Server for any LSP editor: inline completion, "Edit with redline…", diagnostics."""
-    from redline.ide.server import build_server, serve_stdio
+    from redline.ide.app import build_server
+    from redline.ide.server import serve_stdio
 
     if log_file is not None:
         logging.basicConfig(filename=str(log_file), level=logging.INFO)

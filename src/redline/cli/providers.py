@@ -17,7 +17,8 @@ from rich.table import Table
 
 from redline.config import load_settings
 from redline.errors import RedlineError
-from redline.providers.base import ChatRequest, Done, ErrorEvent, TextDelta, TimingsEvent
+from redline.providers.base import ChatRequest
+from redline.providers.drain import drain
 from redline.providers.registry import ProviderSpec, configured_specs, provider_from_spec
 
 PROBE = ChatRequest(
@@ -82,17 +83,10 @@ def probe(spec: ProviderSpec, timeout: float) -> list[str]:
     started = time.monotonic()
     try:
         provider = provider_from_spec(spec)
-        timings: TimingsEvent | None = None
-        text = ""
-        for event in provider.stream(PROBE):
-            if isinstance(event, TextDelta):
-                text += event.text
-            elif isinstance(event, TimingsEvent):
-                timings = event
-            elif isinstance(event, ErrorEvent):
-                return ["-", "-", f"[red]error[/red]: {escape(_message(event.error, spec.name))}"]
-            elif isinstance(event, Done):
-                break
+        got = drain(provider.stream(PROBE))
+        if got.error is not None:
+            return ["-", "-", f"[red]error[/red]: {escape(_message(got.error, spec.name))}"]
+        timings, text = got.timings, got.text
     except RedlineError as exc:
         return ["-", "-", f"[red]error[/red]: {escape(exc.message)}"]
     if timings is None:

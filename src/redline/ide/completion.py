@@ -20,12 +20,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from redline.errors import ProviderError
 from redline.ide.prompting import (
     Boundary,
     CompletionContext,
@@ -37,12 +36,12 @@ from redline.ide.prompting import (
 from redline.providers.base import (
     ChatRequest,
     CompletionRequest,
-    Done,
-    ErrorEvent,
+    Event,
     Provider,
     TextCompleter,
     TextDelta,
 )
+from redline.providers.drain import Drained, drain
 
 T = TypeVar("T")
 
@@ -147,45 +146,43 @@ def complete_text(
         max_tokens=max_tokens,
     )
     boundary = Boundary(ctx)
-    finish = "length"
+    ended = "length"
     head = ""  # text held back until the model's own indentation is known
-    events = provider.complete(request, cancel)
-    try:
-        for event in events:
-            if isinstance(event, TextDelta):
-                piece = event.text
-                if indent is not None:
-                    head += piece
-                    if not head.strip(" \t"):
-                        continue
-                    piece, indent = _drop_indent(head, indent), None
-                if boundary.feed(piece):
-                    finish = "boundary"
-                    break
-                if deadline_at and time.perf_counter() > deadline_at:
-                    finish = "deadline"
-                    boundary.keep_whole_lines()
-                    break
-            elif isinstance(event, Done):
-                finish = event.finish_reason
-            elif isinstance(event, ErrorEvent):
-                if fim and provider.supports_fim is None and _refused_suffix(event.error):
-                    NO_FIM.add(provider.name)  # e.g. a server whose model has no FIM tokens
-                    return complete_text(
-                        provider,
-                        ctx,
-                        max_tokens=max_tokens,
-                        context_lines=context_lines,
-                        suffix_lines=suffix_lines,
-                        cancel=cancel,
-                        deadline_at=deadline_at,
-                    )
-                error = event.error
-                raise error if isinstance(error, Exception) else ProviderError(str(error))
-    finally:
-        close = getattr(events, "close", None)
-        if close is not None:
-            close()
+
+    def feed(event: Event, so_far: Drained) -> bool:
+        nonlocal indent, head, ended
+        if not isinstance(event, TextDelta):
+            return False
+        piece = event.text
+        if indent is not None:
+            head += piece
+            if not head.strip(" \t"):
+                return False
+            piece, indent = _drop_indent(head, indent), None
+        if boundary.feed(piece):
+            ended = "boundary"
+            return True
+        if deadline_at and time.perf_counter() > deadline_at:
+            ended = "deadline"
+            boundary.keep_whole_lines()
+            return True
+        return False
+
+    got = drain(provider.complete(request, cancel), feed)
+    if got.error is not None:
+        if fim and provider.supports_fim is None and _refused_suffix(got.error):
+            NO_FIM.add(provider.name)  # e.g. a server whose model has no FIM tokens
+            return complete_text(
+                provider,
+                ctx,
+                max_tokens=max_tokens,
+                context_lines=context_lines,
+                suffix_lines=suffix_lines,
+                cancel=cancel,
+                deadline_at=deadline_at,
+            )
+        got.raise_error()
+    finish = ended if got.stopped else got.finish
     cancelled = finish == "cancelled" or cancel.is_set()
     return Completion(
         text="" if cancelled else boundary.text,
@@ -234,21 +231,10 @@ def complete_with_provider(
         max_tokens=max_tokens,
         temperature=0.0,
     )
-    parts: list[str] = []
-    events: Iterator[Any] = provider.stream(request, cancel)
-    try:
-        for event in events:
-            if isinstance(event, TextDelta):
-                parts.append(event.text)
-            elif isinstance(event, ErrorEvent):
-                error = event.error
-                raise error if isinstance(error, Exception) else ProviderError(str(error))
-    finally:
-        close = getattr(events, "close", None)
-        if close is not None:
-            close()
+    got = drain(provider.stream(request, cancel))
+    got.raise_error()
     boundary = Boundary(ctx)
-    boundary.feed(strip_fence("".join(parts)))
+    boundary.feed(strip_fence(got.text))
     finish = "cancelled" if cancel.is_set() else "stop"
     return Completion(
         text="" if cancel.is_set() else boundary.text,

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from lsprotocol import types
 
-from redline.agent.verify import Problem
+from redline.agent.checks.verify import Problem
 from redline.ide.editing import check_text
 
 SOURCE = "redline"

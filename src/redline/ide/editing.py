@@ -17,8 +17,8 @@ import textwrap
 import threading
 from dataclasses import dataclass, field
 
-from redline.agent.edits import rewrite
-from redline.agent.verify import Problem, check_source
+from redline.agent.checks.verify import Problem, check_source
+from redline.agent.editing.edits import rewrite
 from redline.errors import EditError
 from redline.providers.base import Provider
 

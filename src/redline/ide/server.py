@@ -212,12 +212,3 @@ def serve_stdio(server: RedlineLanguageServer) -> None:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.stdout = sys.stderr
     server.start_io(sys.stdin.buffer, stream)
-
-
-def build_server() -> RedlineLanguageServer:
-    """A fresh server with every feature registered."""
-    from redline.ide.features import register_features
-
-    server = RedlineLanguageServer()
-    register_features(server)
-    return server

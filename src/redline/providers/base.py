@@ -123,6 +123,27 @@ class ErrorEvent:
 Event = TextDelta | ToolCallDelta | Usage | TimingsEvent | Restart | ChoiceDone | Done | ErrorEvent
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a provider can do, declared by the provider itself.
+
+    The agent chooses its edit protocol and local-only behaviour from this (and
+    a router reports its members' combined record), never from class names."""
+
+    native_tools: bool = False
+    """OpenAI ``tools`` are honoured, with well-formed calls."""
+    fim: bool | None = False
+    """Fill-in-the-middle (``suffix``) completions; None: unknown until tried."""
+    prediction: bool = False
+    """``prediction`` (the expected output) is used to speed the reply up."""
+    n: bool = False
+    """Several choices for one request (OpenAI ``n``)."""
+    local_engine: bool = False
+    """The model runs in this process (no network; one engine per model)."""
+    model: str = ""
+    """The model these describe (a router: its first member's)."""
+
+
 @runtime_checkable
 class Provider(Protocol):
     """Anything that can stream a chat turn."""
@@ -136,8 +157,8 @@ class Provider(Protocol):
         ...
 
     @property
-    def supports_native_tools(self) -> bool:
-        """True when the backend honours OpenAI ``tools`` (with well-formed calls)."""
+    def capabilities(self) -> Capabilities:
+        """What this provider can do (see :class:`Capabilities`)."""
         ...
 
 

@@ -17,12 +17,10 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from redline.config import state_dir
-
-if TYPE_CHECKING:
-    from redline.providers.router import Member
+from redline.providers.member import Member
 
 FILE_NAME = "router-health.json"
 DEFAULT_TTL_S = 300.0

@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from redline.errors import CancelledError, ProviderError
 from redline.providers.base import (
@@ -32,15 +31,14 @@ from redline.providers.base import (
     TimingsEvent,
     ToolCallDelta,
 )
-from redline.providers.router import (
+from redline.providers.member import (
+    Member,
+    Racer,
     after_start_error,
     annotate,
     as_provider_error,
     started_error,
 )
-
-if TYPE_CHECKING:
-    from redline.providers.router import Member, Router
 
 POLL_S = 0.05
 _END = object()
@@ -60,7 +58,7 @@ class _Attempt:
 
 
 def _pump(
-    router: Router, attempt: _Attempt, request: ChatRequest, out: queue.Queue[tuple[int, object]]
+    router: Racer, attempt: _Attempt, request: ChatRequest, out: queue.Queue[tuple[int, object]]
 ) -> None:
     """Run one provider's stream in this thread, forwarding every event to ``out``."""
     events = attempt.member.provider.stream(request, attempt.cancel)
@@ -81,7 +79,7 @@ def _pump(
 class _Race:
     """The state of one hedged turn."""
 
-    def __init__(self, router: Router, request: ChatRequest) -> None:
+    def __init__(self, router: Racer, request: ChatRequest) -> None:
         self.router = router
         self.request = request
         self.out: queue.Queue[tuple[int, object]] = queue.Queue()
@@ -132,7 +130,7 @@ class _Race:
 
 
 def stream_hedged(
-    router: Router, request: ChatRequest, cancel: threading.Event | None
+    router: Racer, request: ChatRequest, cancel: threading.Event | None
 ) -> Iterator[Event]:
     """The hedge policy of :class:`~redline.providers.router.Router`."""
     race = _Race(router, request)

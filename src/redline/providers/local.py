@@ -22,6 +22,7 @@ from redline.engine.turns import TurnPlan, plan_turn
 from redline.engine.types import Chunk, GenerationRequest, Timings
 from redline.errors import CancelledError, ProviderError, RedlineError
 from redline.providers.base import (
+    Capabilities,
     ChatRequest,
     ChoiceDone,
     CompletionRequest,
@@ -37,8 +38,6 @@ from redline.providers.base import (
 
 class LocalProvider:
     """A GGUF model (embedded short name or path) run by this process's engine."""
-
-    supports_native_tools = True
 
     def __init__(
         self,
@@ -58,11 +57,25 @@ class LocalProvider:
         """False: no drafts at all (``prediction`` and ``quotes`` dropped), the
         one-token decoder only; how the benchmarks measure what drafts buy."""
         self.parallel = parallel
-        """Requests the engine decodes together (continuous batching): parallel
-        sub-agents set it before the engine loads."""
+        """Requests the engine decodes together (continuous batching): set at
+        construction (``redline exec --parallel N`` asks for N)."""
 
     def __repr__(self) -> str:
         return f"LocalProvider(name={self.name!r}, model={self.model!r})"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """Tools by grammar, drafts from ``prediction``, and FIM once the model is
+        known to have good FIM tokens (None until it is loaded)."""
+        fim = self.supports_fim if self.loaded else None
+        return Capabilities(
+            native_tools=True,
+            fim=fim,
+            prediction=True,
+            n=True,
+            local_engine=True,
+            model=self.model,
+        )
 
     @property
     def loaded(self) -> bool:

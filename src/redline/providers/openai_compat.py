@@ -25,6 +25,7 @@ import openai
 
 from redline.errors import ProviderError
 from redline.providers.base import (
+    Capabilities,
     ChatRequest,
     ChoiceDone,
     CompletionRequest,
@@ -86,8 +87,6 @@ class OpenAICompatProvider:
     the module docstring (the router sets it to 0 and fails over instead).
     """
 
-    supports_native_tools = True
-
     def __init__(
         self,
         name: str,
@@ -119,6 +118,16 @@ class OpenAICompatProvider:
         return (
             f"OpenAICompatProvider(name={self.name!r}, base_url={self.base_url!r}, "
             f"model={self.model!r}, api_key={key})"
+        )
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            native_tools=True,
+            fim=self.supports_fim,
+            prediction=self.send_prediction,
+            n=True,
+            model=self.model,
         )
 
     @property

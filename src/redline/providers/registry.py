@@ -154,12 +154,15 @@ def resolve_spec(settings: Settings, name: str, model: str | None = None) -> Pro
     )
 
 
-def provider_from_spec(spec: ProviderSpec, *, for_router: bool = False) -> Provider:
-    """Make the provider object; a missing required key is a ConfigError here."""
+def provider_from_spec(
+    spec: ProviderSpec, *, for_router: bool = False, parallel: int = 1
+) -> Provider:
+    """Make the provider object; a missing required key is a ConfigError here.
+    ``parallel``: requests an in-process engine decodes together."""
     if spec.kind == "local":
         from redline.providers.local import LocalProvider
 
-        return LocalProvider(spec.model, name=spec.name)
+        return LocalProvider(spec.model, name=spec.name, parallel=parallel)
     from redline.providers.openai_compat import OpenAICompatProvider
 
     key = os.environ.get(spec.key_env) if spec.key_env else None
@@ -178,18 +181,22 @@ def provider_from_spec(spec: ProviderSpec, *, for_router: bool = False) -> Provi
 
 
 def build_provider(
-    settings: Settings, *, model: str | None = None, provider: str | None = None
+    settings: Settings,
+    *,
+    model: str | None = None,
+    provider: str | None = None,
+    parallel: int = 1,
 ) -> Provider:
     """The provider for this command; see the module docstring for how it is chosen."""
     name = provider or settings.provider
     if name == "router":
         return build_router(settings)
     if name:
-        return provider_from_spec(resolve_spec(settings, name, model))
+        return provider_from_spec(resolve_spec(settings, name, model), parallel=parallel)
     if model and ":" in model:
         prefix, _, rest = model.partition(":")
         if prefix in settings.providers or prefix in PRESETS:
-            return provider_from_spec(resolve_spec(settings, prefix, rest))
+            return provider_from_spec(resolve_spec(settings, prefix, rest), parallel=parallel)
     if model is None and settings.router.get("providers"):
         return build_router(settings)
     chosen = model or settings.model
@@ -201,7 +208,7 @@ def build_provider(
         )
     from redline.providers.local import LocalProvider
 
-    return LocalProvider(chosen, n_ctx=settings.n_ctx)
+    return LocalProvider(chosen, n_ctx=settings.n_ctx, parallel=parallel)
 
 
 def router_member_specs(settings: Settings) -> list[ProviderSpec]:

@@ -38,11 +38,11 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from redline.errors import CancelledError, ProviderError, RedlineError
+from redline.errors import CancelledError, ProviderError
 from redline.providers.base import (
+    Capabilities,
     ChatRequest,
     Done,
     ErrorEvent,
@@ -53,25 +53,18 @@ from redline.providers.base import (
     TimingsEvent,
     ToolCallDelta,
 )
-from redline.providers.health import CircuitBreaker, LatencyStats
+from redline.providers.health import CircuitBreaker
 from redline.providers.health_store import HealthStore
+from redline.providers.hedge import stream_hedged
+from redline.providers.member import (
+    Member,
+    after_start_error,
+    annotate,
+    as_provider_error,
+    started_error,
+)
 
 POLICIES = ("fastest", "ordered", "hedge")
-
-
-@dataclass
-class Member:
-    """A provider with what the router has learned about it."""
-
-    provider: Provider
-    breaker: CircuitBreaker
-    stats: LatencyStats = field(default_factory=LatencyStats)
-    in_flight: int = 0
-    """Turns this member is streaming now (changed under the router's lock)."""
-
-    @property
-    def name(self) -> str:
-        return self.provider.name
 
 
 class Router:
@@ -136,8 +129,19 @@ class Router:
         return f"Router(name={self.name!r}, policy={self.policy!r}, providers=[{names}])"
 
     @property
-    def supports_native_tools(self) -> bool:
-        return all(m.provider.supports_native_tools for m in self.members)
+    def capabilities(self) -> Capabilities:
+        """What every member can do (a turn may land on any of them), for the
+        first member's model: the one the ``ordered`` policy tries first."""
+        caps = [m.provider.capabilities for m in self.members]
+        fims = {c.fim for c in caps}
+        return Capabilities(
+            native_tools=all(c.native_tools for c in caps),
+            fim=fims.pop() if len(fims) == 1 else False,
+            prediction=all(c.prediction for c in caps),
+            n=all(c.n for c in caps),
+            local_engine=caps[0].local_engine,
+            model=caps[0].model,
+        )
 
     # -- ranking -------------------------------------------------------------------
 
@@ -265,8 +269,6 @@ class Router:
         """Stream the turn from the best provider, failing over before the first token."""
         request = dataclasses.replace(request, model=None)  # each member asks for its own model
         if self.policy == "hedge":
-            from redline.providers.hedge import stream_hedged
-
             yield from stream_hedged(self, request, cancel)
             return
         errors: list[ProviderError] = []
@@ -367,43 +369,3 @@ class Router:
             retry_after=min(retry_afters) if retry_afters else None,
             provider=self.name,
         )
-
-
-def as_provider_error(error: Exception, provider: str) -> ProviderError:
-    """Any stream error as a ProviderError naming its provider."""
-    if isinstance(error, ProviderError):
-        return error
-    message = error.message if isinstance(error, RedlineError) else str(error)
-    return ProviderError(f"{provider}: {message}", provider=provider)
-
-
-def after_start_error(error: ProviderError, provider: str) -> ProviderError:
-    """The error shown when a reply dies after its first token: clear, never spliced."""
-    if error.after_first_token and "partial reply" in error.message:
-        return error
-    return ProviderError(
-        f"{error.message} (the reply from {provider} stopped part-way; it was not "
-        "continued on another provider)",
-        hint=error.hint or "retry the turn",
-        retryable=False,
-        after_first_token=True,
-        provider=provider,
-    )
-
-
-def started_error(error: ProviderError, provider: str) -> ProviderError:
-    """A reply that died part-way, to be restarted elsewhere (and named if none can)."""
-    return ProviderError(
-        error.message,
-        hint=error.hint,
-        retryable=True,
-        after_first_token=True,
-        provider=provider,
-    )
-
-
-def annotate(event: TimingsEvent, tried: list[str]) -> TimingsEvent:
-    """The winner's timings, plus which providers were tried before it."""
-    extra = dict(event.extra)
-    extra["router_tried"] = list(tried)
-    return dataclasses.replace(event, extra=extra)

@@ -32,6 +32,7 @@ from typing import Any
 
 from redline.errors import ProviderError
 from redline.providers.base import (
+    Capabilities,
     ChatRequest,
     Done,
     ErrorEvent,
@@ -71,8 +72,10 @@ class ScriptedProvider:
         return cls(data.get("replies", []), **(options | overrides))
 
     @property
-    def supports_native_tools(self) -> bool:
-        return self.native_tools
+    def capabilities(self) -> Capabilities:
+        """Native tools as the script says; no model name, so the agent drives it
+        with the tool protocol unless an edit format is given."""
+        return Capabilities(native_tools=self.native_tools)
 
     @property
     def remaining(self) -> int:

@@ -1,0 +1,57 @@
+"""Checks written in the task: quoted test failures and ``>>>`` examples, run for real."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from redline.agent.candidates.examples import module_names, run_examples, task_examples
+from redline.agent.environment.sandbox import Sandbox
+
+PYTEST_OUTPUT = """The unit tests failed with this output:
+
+=================================== FAILURES ===================================
+___________________ AffineCipherTest.test_decode_a_sentence ____________________
+
+self = <affine_cipher_test.AffineCipherTest testMethod=test_decode_a_sentence>
+
+    def test_decode_a_sentence(self):
+>       self.assertEqual(
+            decode("qdwju nqcro muwhn odqun oppmd aunwd o", 19, 16),
+            "anobstacleisoftenasteppingstone",
+        )
+E       AssertionError: None != 'anobstacleisoftenasteppingstone'
+
+affine_cipher_test.py:53: AssertionError
+    def test_total(self):
+>       assert order_total([(10.0, 2)], discount_percent=10) == 18.0
+E       assert -180.0 == 18.0
+>       self.assertRaises(ValueError)
+"""
+
+
+def test_quoted_failures_become_assertions():
+    found = task_examples(PYTEST_OUTPUT)
+    assert found == [
+        "assert decode('qdwju nqcro muwhn odqun oppmd aunwd o', 19, 16) == "
+        "'anobstacleisoftenasteppingstone'",
+        "assert order_total([(10.0, 2)], discount_percent=10) == 18.0",
+    ]  # assertRaises has no plain-assert form: left out, not guessed
+
+
+def test_doctest_examples_become_assertions():
+    task = "Write double.\n\n>>> double(2)\n4\n>>> double('a')\n'aa'\n>>> print(1)\n\n"
+    assert task_examples(task) == ["assert (double(2)) == (4)", "assert (double('a')) == ('aa')"]
+    assert task_examples("make the failing test pass") == []
+
+
+def test_examples_run_against_the_files_in_the_sandbox(tmp_path: Path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "mathy.py").write_text("def double(x):\n    return x * 2\n")
+    examples = ["assert (double(2)) == (4)", "assert (double(3)) == (7)"]
+    modules = module_names(["pkg/mathy.py", "pkg/__init__.py", "README.md"])
+    assert modules == ["pkg.mathy"]
+    passed, failed, report = run_examples(
+        str(tmp_path), modules, examples, Sandbox(tmp_path), timeout=30
+    )
+    assert (passed, failed) == (1, 1)
+    assert "`assert (double(3)) == (7)` fails: AssertionError" in report
