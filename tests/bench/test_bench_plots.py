@@ -81,3 +81,25 @@ def test_plot_without_figures_still_writes_a_png(tmp_path):
 @pytest.mark.parametrize("points", [[], [{"label": "a", "x": 0.0, "y": 0.0}]])
 def test_frontier_handles_degenerate_points(tmp_path, points):
     assert_png(plots.plot_frontier(points, tmp_path))
+
+
+def _agent_record(n: int, seconds: float, rate_1: float, rate_2: float) -> dict:
+    cases = [
+        {"agent": "redline", "tries": [{"seconds": seconds / 2}, {"seconds": seconds / 2}]},
+        {"agent": "aider", "tries": [{"seconds": 9.0}]},
+    ]
+    agents = {
+        "redline": {"seconds_per_case": seconds, "pass_rate_1": rate_1, "pass_rate_2": rate_2},
+        "aider": {"seconds_per_case": 9.0, "pass_rate_1": 0.0, "pass_rate_2": 2.9},
+    }
+    return {"model": "m", "settings": {"candidates": n}, "agents": agents, "cases": cases}
+
+
+def test_candidates_plot_reads_saved_records(tmp_path: Path):
+    records = [_agent_record(1, 10.0, 2.9, 5.9), _agent_record(4, 30.0, 5.9, 8.8)]
+    points = {p["label"]: (p["x"], p["y"]) for p in plots.candidate_points(records)}
+    assert points["redline · m · single"] == (5.0, 2.9)  # try 1's seconds, pass_rate_1
+    assert points["redline · m · loop"] == (10.0, 5.9)
+    assert points["redline · m · N=4"] == (30.0, 8.8)
+    assert points["aider · m"] == (9.0, 2.9)
+    assert_png(plots.plot_candidates(records, base=tmp_path))
