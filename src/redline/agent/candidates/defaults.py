@@ -25,7 +25,7 @@ the N then vote.
 
 from __future__ import annotations
 
-from redline.agent.candidates.replies import lanes
+from redline.agent.candidates.replies import together
 from redline.providers.base import Provider
 
 DEFAULT_WITH_CHECK = 4
@@ -41,6 +41,5 @@ def candidates_for(provider: Provider, has_check: bool, configured: int | None) 
 
 
 def batches(provider: Provider) -> bool:
-    """Whether ``provider`` decodes several replies at once: the in-process engine
-    set up with ``parallel`` sequences (the CLI does so before it loads), a server."""
-    return lanes(provider) > 1
+    """Whether ``provider`` decodes several replies to one prompt together (``n``)."""
+    return together(provider)

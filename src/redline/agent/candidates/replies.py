@@ -3,16 +3,15 @@
 Reply 0 keeps the request's own sampling (greedy in the agent), so N = 1 is
 today's single answer exactly; the others sample at ``temperature`` with
 their own seeds, so they differ. How the N are fetched depends on what the
-provider can do:
+provider declares (:class:`~redline.providers.base.Capabilities`):
 
-- a provider that decodes several requests together (the in-process engine
-  with ``parallel`` sequences, a remote server) gets them at once, from
-  threads, so its batch or its pool serves them together;
-- anything else (a scripted provider, an engine with one sequence) gets them
-  one after another, which also keeps a scripted test deterministic.
-
-When the engine and server answer OpenAI's ``n`` (N continuations of one
-prompt, read once), that path goes here and nowhere else.
+- a provider that answers OpenAI's ``n`` (the in-process engine, ``redline
+  serve``, a router whose members all do) gets ONE request with ``n``: the
+  prompt is read once, its KV shared by the N sequences, and the N replies
+  decode in one batch; reply 0 stays greedy (``greedy_first``), and each reply
+  is handed on as soon as its own ``ChoiceDone`` arrives;
+- anything else (a scripted provider, a server without ``n``) gets them one
+  after another, which also keeps a scripted test deterministic.
 """
 
 from __future__ import annotations
@@ -20,13 +19,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from redline.agent.editing.edits import repeating_lines
 from redline.agent.query import Streamed, stream_reply
 from redline.agent.telemetry import TurnStats
-from redline.providers.base import ChatRequest, Provider
+from redline.providers.base import ChatRequest, ChoiceDone, Event, Provider, TextDelta
+from redline.providers.drain import Drained, drain
 
 SAMPLE_TEMPERATURE = 0.8
 SAMPLE_TOP_P = 0.95
@@ -48,15 +47,9 @@ class Sampled:
         return self.got.text
 
 
-def lanes(provider: Provider) -> int:
-    """How many requests ``provider`` serves at once (1: ask one after another)."""
-    parallel = getattr(provider, "parallel", None)
-    if isinstance(parallel, int):
-        return max(1, parallel)
-    members = getattr(provider, "members", None)
-    if members:
-        return sum(lanes(m.provider) for m in members)
-    return 64 if getattr(provider, "base_url", None) else 1
+def together(provider: Provider) -> bool:
+    """Whether ``provider`` decodes N replies to one request together (OpenAI ``n``)."""
+    return provider.capabilities.n
 
 
 def variant(request: ChatRequest, i: int, temperature: float, seed: int) -> ChatRequest:
@@ -109,16 +102,61 @@ def sample_replies(
             on_reply(sampled)
         return sampled
 
-    width = min(n, lanes(provider))
-    if width <= 1:
-        out = []
-        for i in range(n):
-            if cancel.is_set():
-                break
-            out.append(one(i))
-        return out
-    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="cand-reply") as pool:
-        return list(pool.map(one, range(n)))
+    if n > 1 and together(provider):
+        return _one_request(provider, request, n, cancel, temperature, seed, turn, on_reply)
+    out = []
+    for i in range(n):
+        if cancel.is_set():
+            break
+        out.append(one(i))
+    return out
+
+
+def _one_request(
+    provider: Provider,
+    request: ChatRequest,
+    n: int,
+    cancel: threading.Event,
+    temperature: float,
+    seed: int,
+    turn: int,
+    on_reply: Callable[[Sampled], None] | None,
+) -> list[Sampled]:
+    """The N replies as one ``n`` request: each handed on when its choice ends.
+
+    The request's usage and timings (the prompt read once, every reply's tokens)
+    are booked on reply 0's stats, so :func:`combined_stats` counts them once."""
+    asked = replace(
+        request, n=n, greedy_first=True, temperature=temperature, top_p=SAMPLE_TOP_P, seed=seed
+    )
+    stats = [TurnStats(turn) for _ in range(n)]
+    out: dict[int, Sampled] = {}
+    start = time.perf_counter()
+
+    def hand_on(event: Event, so_far: Drained) -> None:
+        if isinstance(event, TextDelta):
+            stats[event.choice].first_token()
+        elif isinstance(event, ChoiceDone) and event.choice not in out:
+            got = Streamed(so_far.texts(n)[event.choice], finish=event.finish_reason)
+            out[event.choice] = Sampled(event.choice, got, stats[event.choice])
+            if on_reply is not None:
+                on_reply(out[event.choice])
+
+    got = drain(provider.stream(asked, cancel), hand_on, cancel)
+    wall = time.perf_counter() - start
+    if got.timings is not None:
+        stats[0].add_timings(got.timings, primary=True)
+    if got.usage is not None:
+        stats[0].add_usage(got.usage)
+    stats[0].model_s = wall
+    texts = got.texts(n)
+    for i in range(n):  # replies the stream ended without a ChoiceDone (cancel, error)
+        if i not in out and (texts[i] or got.error is not None):
+            finish = "cancelled" if cancel.is_set() else got.finish
+            out[i] = Sampled(i, Streamed(texts[i], finish=finish, error=got.error), stats[i])
+            if on_reply is not None and finish != "cancelled":
+                on_reply(out[i])
+    return [out[i] for i in sorted(out)]
 
 
 def combined_stats(turn: int, sampled: list[Sampled], wall_s: float) -> TurnStats:
