@@ -6,18 +6,16 @@ The rule, and what it rests on (README, *Candidates*):
   in play, no assertion or example in the task): **1**. N replies could only
   vote, and a small model's samples mostly agree with its greedy reply, at N
   times the decode.
-- a check exists and the provider serves several requests at once (a remote
-  server, a router over several, an engine loaded with that many sequences):
-  **4**. The replies decode together, each is checked as soon as it ends, and
-  the rest are stopped once one passes.
-- a check exists but the provider answers one request at a time (the in-process
-  engine as ``redline exec`` loads it): **1**. Measured on this 2-core machine:
-  the 0.5B decodes 4 rows at about 1.3x one row's rate (README, *Parallel
-  sub-agents*), so four replies cost about 3x one; an engine loaded with 4
-  sequences had not finished the three sampled replies of the sample task after
-  15 minutes (the machine shared by ~5 runs: the greedy reply alone took 460 s
-  in the one-at-a-time run). N continuations of one prompt in the engine
-  (issue 32 item 1) are what would make this case pay.
+- a check exists and the provider decodes N replies to one prompt together
+  (it declares OpenAI ``n``: the in-process engine, ``redline serve``, a
+  router whose members all do): **4**. The prompt is read once and the four
+  replies share each decode step: on this 2-core CPU 4 rows decode at about
+  1.3x one row's rate (``redline bench serve --n 4`` prints both), reply 0 is
+  the greedy one a single answer would have been, each reply is checked as
+  soon as it ends, and the rest are stopped once one passes.
+- a check exists but the provider answers one reply per request (no ``n``):
+  **1**. N requests would each read the prompt again, and on a small machine
+  the prompt is most of a turn's cost.
 
 An explicit ``--candidates N`` / ``candidates = N`` always wins; with no check
 the N then vote.
