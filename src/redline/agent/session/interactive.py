@@ -38,6 +38,8 @@ class InteractiveSession:
         self.console = console
         self.switch_model = switch_model
         self.read_line = read_line
+        self.steering = False
+        """The last task was interrupted: the next line steers it (same conversation)."""
 
     def loop(self) -> None:
         self.console.print(
@@ -78,11 +80,12 @@ class InteractiveSession:
     def task(self, text: str) -> None:
         try:
             with self._interruptible() as cancel:
-                result = self.agent.run(text, cancel)
+                result = self.agent.run(text, cancel, follow_up=self.steering)
         except RedlineError as exc:
             self.console.print(f"[red]error:[/] {exc.message}")
             return
-        if result.status == "interrupted":
+        self.steering = result.status == "interrupted"
+        if self.steering:
             self.console.print("[yellow]interrupted[/] [dim]- context kept; type to steer[/]")
 
     def command(self, line: str) -> str | None:
