@@ -269,3 +269,44 @@ def test_a_follow_up_goes_on_in_the_same_conversation(sample: Path):
     history = provider.requests[1].messages
     assert history[: len(provider.requests[0].messages)] == provider.requests[0].messages
     assert "Earlier in this session" not in history[-1]["content"]
+
+
+def test_a_line_after_an_interrupted_task_steers_it_in_the_same_conversation(sample: Path):
+    import io
+
+    from rich.console import Console
+
+    from redline.agent.session.interactive import InteractiveSession
+
+    cut = {"text": "I will change order_total to", "finish_reason": "cancelled"}
+    agent, provider = make_agent(
+        sample,
+        [cut, listing("inventory/pricing.py", FIXED), "It totals orders."],
+        edit_format="whole",
+    )
+    session = InteractiveSession(agent, Console(file=io.StringIO()))
+    session.task("make the failing test pass")
+    assert session.continues  # interrupted: the next line steers
+    session.task("divide the percentage by 100")
+    steered = provider.requests[1].messages
+    assert steered[: len(provider.requests[0].messages)] == provider.requests[0].messages
+    assert "I will change order_total to" in steered[2]["content"]
+    assert not session.continues
+    session.task("what does inventory/pricing.py do?")
+    assert [m["role"] for m in provider.requests[2].messages] == ["system", "user"]
+
+
+def test_a_resumed_session_goes_on_in_its_conversation(sample: Path):
+    import io
+
+    from rich.console import Console
+
+    from redline.agent.session.interactive import InteractiveSession
+
+    agent, provider = make_agent(sample, ["It totals orders."], edit_format="whole")
+    earlier = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]
+    agent.messages = [*earlier, {"role": "assistant", "content": "a"}]
+    session = InteractiveSession(agent, Console(file=io.StringIO()))
+    assert session.continues  # `redline resume`: the loaded conversation is kept
+    session.task("what does inventory/pricing.py do?")
+    assert provider.requests[0].messages[:3] == agent.messages[:3]

@@ -38,6 +38,9 @@ class InteractiveSession:
         self.console = console
         self.switch_model = switch_model
         self.read_line = read_line
+        self.continues = bool(agent.messages)
+        """The next line goes on in the conversation: the last task was interrupted (the
+        line steers it), or the session was resumed with its conversation."""
 
     def loop(self) -> None:
         self.console.print(
@@ -78,11 +81,12 @@ class InteractiveSession:
     def task(self, text: str) -> None:
         try:
             with self._interruptible() as cancel:
-                result = self.agent.run(text, cancel)
+                result = self.agent.run(text, cancel, follow_up=self.continues)
         except RedlineError as exc:
             self.console.print(f"[red]error:[/] {exc.message}")
             return
-        if result.status == "interrupted":
+        self.continues = result.status == "interrupted"
+        if self.continues:
             self.console.print("[yellow]interrupted[/] [dim]- context kept; type to steer[/]")
 
     def command(self, line: str) -> str | None:
