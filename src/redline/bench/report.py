@@ -26,8 +26,13 @@ def _cell(text: Any) -> str:
 
 
 def _full_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Records of full runs: a ``--quick`` or ``--limit`` run is data, never a headline."""
-    return [r for r in records if not {"quick", "limit"} & _truthy(r.get("args") or {})]
+    """Records of full runs made by ``--save``: a ``--quick`` or ``--limit`` run, or figures
+    transcribed from elsewhere, are data for the results page, never a headline."""
+    return [
+        r
+        for r in records
+        if r.get("source", "run") == "run" and not {"quick", "limit"} & _truthy(r.get("args") or {})
+    ]
 
 
 def _truthy(args: dict[str, Any]) -> set[str]:
