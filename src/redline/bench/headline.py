@@ -38,16 +38,16 @@ def latency(result: dict[str, Any]) -> list[Row]:
 
 
 def edit(result: dict[str, Any]) -> list[Row]:
-    n = len(result.get("cases", []))
-    return [
-        (
-            result["model"],
-            f"speculative edits ({n} file edits, the old file as prediction)",
-            f"{result['median_speedup']:.2f}x plain decoding (ceiling {result['ceiling']:.2f}x); "
-            f"edits carried out {result['edits_applied']}/{n} "
-            f"(plain {result['plain_edits_applied']}/{n})",
-        )
-    ]
+    n = len(result.get("cases") or []) or result.get("n_cases", 0)
+    figure = (
+        f"{result['median_speedup']:.2f}x plain decoding (ceiling {result['ceiling']:.2f}x); "
+        f"edits carried out {result['edits_applied']}/{n}"
+    )
+    if "plain_edits_applied" in result:
+        figure += f" (plain {result['plain_edits_applied']}/{n})"
+    if "identical_cases" in result:
+        figure += f"; identical to plain {result['identical_cases']}/{n}"
+    return [(result["model"], f"speculative edits ({n} file edits, the old file as prediction)", figure)]
 
 
 def humaneval(result: dict[str, Any]) -> list[Row]:
