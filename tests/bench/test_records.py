@@ -52,9 +52,7 @@ def test_a_saved_run_is_one_record_with_command_figures_commit_and_machine(tmp_p
     assert f"record saved: {path}" in done.stderr
 
 
-def test_without_save_no_record_is_written(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_without_save_no_record_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDLINE_RECORDS_DIR", str(tmp_path / "records"))
     assert records.write({"model": "m"}, "edit") is None  # no --save run active
     assert not (tmp_path / "records").exists()
@@ -96,8 +94,9 @@ EDIT = {
 def test_the_headline_takes_the_newest_full_run_per_benchmark_model_and_machine() -> None:
     old = _record("edit", "2026-12-01T10:00:00Z", {**EDIT, "median_speedup": 1.1})
     new = _record("edit", "2026-12-02T10:00:00Z", EDIT)
-    quick = _record("edit", "2026-12-03T10:00:00Z", {**EDIT, "median_speedup": 9.9},
-                    args={"quick": True})
+    quick = _record(
+        "edit", "2026-12-03T10:00:00Z", {**EDIT, "median_speedup": 9.9}, args={"quick": True}
+    )
     table = report.render_headline([old, quick, new])
     assert "2.50x plain decoding (ceiling 3.60x)" in table
     assert "1.10x" not in table and "9.90x" not in table  # older and quick runs stay data

@@ -47,7 +47,9 @@ def edit(result: dict[str, Any]) -> list[Row]:
         figure += f" (plain {result['plain_edits_applied']}/{n})"
     if "identical_cases" in result:
         figure += f"; identical to plain {result['identical_cases']}/{n}"
-    return [(result["model"], f"speculative edits ({n} file edits, the old file as prediction)", figure)]
+    return [
+        (result["model"], f"speculative edits ({n} file edits, the old file as prediction)", figure)
+    ]
 
 
 def humaneval(result: dict[str, Any]) -> list[Row]:

@@ -40,11 +40,13 @@ _PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 @dataclass(frozen=True)
 class Recording:
-    """What the running command asked for: where records go and how it was invoked."""
+    """What the running command asked for: where records go, how it was invoked, and
+    the commit it started from (taken at the start: the tree may move during a run)."""
 
     folder: Path
     command: str
     args: dict[str, Any]
+    source: dict[str, Any]
 
 
 _ACTIVE: contextvars.ContextVar[Recording | None] = contextvars.ContextVar(
@@ -67,7 +69,7 @@ def project_root() -> Path:
 @contextmanager
 def recording(command: str, args: dict[str, Any], folder: Path | None = None) -> Iterator[None]:
     """While the block runs, every saved result is also written as a record."""
-    token = _ACTIVE.set(Recording(folder or default_folder(), command, args))
+    token = _ACTIVE.set(Recording(folder or default_folder(), command, args, commit()))
     try:
         yield
     finally:
@@ -112,7 +114,7 @@ def model_of(result: dict[str, Any]) -> str | None:
 
 
 def build(result: dict[str, Any], name: str, rec: Recording) -> dict[str, Any]:
-    """The record for one saved result (pure apart from the clock, git and the machine)."""
+    """The record for one saved result (pure apart from the clock and the machine)."""
     described = machine.describe()
     return {
         "schema": SCHEMA,
@@ -120,7 +122,7 @@ def build(result: dict[str, Any], name: str, rec: Recording) -> dict[str, Any]:
         "model": model_of(result),
         "command": rec.command,
         "args": rec.args,
-        **commit(),
+        **rec.source,
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": described,
         "machine_kind": machine.kind(described),
@@ -170,4 +172,6 @@ def newest(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         key = (record["benchmark"], record.get("model") or "", record["machine_kind"])
         if key not in latest or record["date"] > latest[key]["date"]:
             latest[key] = record
-    return sorted(latest.values(), key=lambda r: (r["machine_kind"], r["benchmark"], r["model"] or ""))
+    return sorted(
+        latest.values(), key=lambda r: (r["machine_kind"], r["benchmark"], r["model"] or "")
+    )

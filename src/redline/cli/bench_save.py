@@ -16,28 +16,33 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 
+CONTEXT = "redline_context"
+"""The parameter through which typer hands the wrapper its context (hidden from --help)."""
 NOT_SAVED = {"report", "all"}
 """Commands that write no benchmark result of their own (``all`` saves each step's:
 ``redline bench all --save`` is not offered, run the steps one by one)."""
 
 
-def _command_line(ctx: click.Context) -> tuple[str, dict[str, Any]]:
+def _command_line(ctx: typer.Context) -> tuple[str, dict[str, Any]]:
     """``redline bench NAME`` and the options the user gave, as text and as data."""
-    words = ["redline", *ctx.command_path.split()[1:]]
+    names, here = [], ctx
+    while here.parent is not None:  # the root's name is however redline was started
+        names.append(here.info_name or "")
+        here = here.parent
+    words = ["redline", *reversed(names)]
     given: dict[str, Any] = {}
     for param in ctx.command.params:
-        if param.name in (None, "save"):
+        if param.name in (None, "save", CONTEXT):
             continue
         source = ctx.get_parameter_source(param.name)
-        if source is None or source.name == "DEFAULT":
+        if source is None or source.name in ("DEFAULT", "DEFAULT_MAP"):
             continue
         value = ctx.params.get(param.name)
         given[param.name] = value
         flag = param.opts[0]
-        if isinstance(param, click.Option) and param.is_flag:
+        if getattr(param, "is_flag", False):
             on, off = param.opts[0], (param.secondary_opts or [None])[0]
             words.append(on if value else off or "")
             continue
@@ -57,22 +62,26 @@ def with_save(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         annotation=bool,
     )
-    params = [
-        p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in signature.parameters.values()
-    ]
+    context = inspect.Parameter(CONTEXT, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in signature.parameters.values()]
 
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> Any:
+        ctx = kwargs.pop(CONTEXT)
         if not kwargs.pop("save", False):
             return command(**kwargs)
         from redline.bench.records import recording
 
-        text, given = _command_line(click.get_current_context())
+        text, given = _command_line(ctx)
         with recording(text, given):
             return command(**kwargs)
 
-    wrapper.__signature__ = signature.replace(parameters=[*params, save])  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {**getattr(command, "__annotations__", {}), "save": bool}
+    wrapper.__signature__ = signature.replace(parameters=[*params, save, context])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {
+        **getattr(command, "__annotations__", {}),
+        "save": bool,
+        CONTEXT: typer.Context,
+    }
     return wrapper
 
 
