@@ -28,12 +28,12 @@ demo: setup
 test: setup
 	$(BIN)/lint-imports
 	$(BIN)/ruff check src tests
-	$(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 	$(BIN)/pytest
 
 # The documentation site (MkDocs Material) into site/.
 docs: setup
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 bench: setup
 	$(BIN)/redline bench all --quick

@@ -83,3 +83,13 @@ def test_every_docs_page_is_in_the_site_navigation() -> None:
     pages = {p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md")}
     missing = {p for p in pages if p not in nav}
     assert not missing, f"add to mkdocs.yml's nav: {sorted(missing)}"
+
+
+def test_the_readme_links_to_files_that_exist() -> None:
+    """mkdocs checks the site's links; the README is outside it, so it is checked here."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme)
+    local = [t for t in targets if "://" not in t]
+    assert local, "the README links to its docs"
+    missing = [t for t in local if not (ROOT / t).exists()]
+    assert not missing, f"README links to missing files: {missing}"
