@@ -15,6 +15,7 @@ from typing import Any
 
 from redline.bench import records as rec
 from redline.bench.headline import rows_for
+from redline.bench.report_tables import table_for
 
 START = "<!-- headline:start -->"
 END = "<!-- headline:end -->"
@@ -59,6 +60,16 @@ def render_headline(records: list[dict[str, Any]], link_prefix: str = "benchmark
     return "\n".join(lines) + "\n"
 
 
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
 def _scalars(result: dict[str, Any]) -> list[tuple[str, Any]]:
     """The top-level figures of a result (numbers, flags, short strings)."""
     out = []
@@ -84,6 +95,12 @@ def _details(record: dict[str, Any]) -> list[str]:
     for model, what, figure in headline_rows:
         lines.append(f"- **{what}** (`{model}`): {figure}")
     if headline_rows:
+        lines.append("")
+    table = table_for(record["benchmark"], result)
+    if table is not None:
+        cols, rows = table
+        lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        lines += ["| " + " | ".join(_cell(_fmt(c)) for c in row) + " |" for row in rows]
         lines.append("")
     scalars = _scalars(result)
     if scalars:
