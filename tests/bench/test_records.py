@@ -48,6 +48,7 @@ def test_a_saved_run_is_one_record_with_command_figures_commit_and_machine(tmp_p
     assert machine["cores"] == os.cpu_count() and machine["cpu"]
     assert machine["llama_cpp_python"] and isinstance(machine["simd"], list)
     assert record["machine_kind"] == kind(machine)
+    assert len(record["load_average_at_start"]) == 3
     assert path.name.startswith("decode-smollm2-135m-")
     assert f"record saved: {path}" in done.stderr
 

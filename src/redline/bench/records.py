@@ -47,6 +47,9 @@ class Recording:
     command: str
     args: dict[str, Any]
     source: dict[str, Any]
+    load: list[float] | None
+    """The 1, 5 and 15 minute load averages when the run started: figures taken on a
+    busy machine say so."""
 
 
 _ACTIVE: contextvars.ContextVar[Recording | None] = contextvars.ContextVar(
@@ -69,7 +72,8 @@ def project_root() -> Path:
 @contextmanager
 def recording(command: str, args: dict[str, Any], folder: Path | None = None) -> Iterator[None]:
     """While the block runs, every saved result is also written as a record."""
-    token = _ACTIVE.set(Recording(folder or default_folder(), command, args, commit()))
+    load = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    token = _ACTIVE.set(Recording(folder or default_folder(), command, args, commit(), load))
     try:
         yield
     finally:
@@ -125,6 +129,7 @@ def build(result: dict[str, Any], name: str, rec: Recording) -> dict[str, Any]:
         **rec.source,
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": described,
+        "load_average_at_start": rec.load,
         "machine_kind": machine.kind(described),
         "source": "run",
         "result": result,
