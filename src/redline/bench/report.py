@@ -85,9 +85,15 @@ def _details(record: dict[str, Any]) -> list[str]:
     result = record["result"]
     headline_rows = rows_for(record["benchmark"], result)
     lines = [f"### {record['benchmark']}" + (f" — `{record['model']}`" if record["model"] else "")]
+    load = record.get("load_average_at_start")
+    busy = (
+        f" · load average at start {load[0]} ({record['machine'].get('cores')} cores)"
+        if load
+        else ""
+    )
     lines += [
         "",
-        f"`{record['command']}` · {record['date']} · record `{record['path']}`",
+        f"`{record['command']}` · {record['date']}{busy} · record `{record['path']}`",
         "",
     ]
     if record.get("source", "run") != "run":
