@@ -46,7 +46,7 @@ def test_a_saved_run_is_one_record_with_command_figures_commit_and_machine(tmp_p
     assert isinstance(record["dirty"], bool)
     machine = record["machine"]
     assert machine["cores"] == os.cpu_count() and machine["cpu"]
-    assert machine["llama_cpp_python"] and isinstance(machine["simd"], list)
+    assert machine["llama_cpp"] and isinstance(machine["extensions"], list)
     assert record["machine_kind"] == kind(machine)
     assert len(record["load_average_at_start"]) == 3
     assert path.name.startswith("decode-smollm2-135m-")
@@ -138,5 +138,5 @@ def test_a_readme_without_markers_is_refused() -> None:
 def test_the_machine_description_names_cpu_cores_simd_and_llama_build() -> None:
     machine = describe()
     assert machine["cores"] == os.cpu_count()
-    assert set(machine) >= {"cpu", "cores", "simd", "gpu", "llama_cpp_python"}
+    assert set(machine) >= {"cpu", "cores", "extensions", "gpu", "llama_cpp", "llama_build"}
     assert str(machine["cores"]) in kind(machine)
