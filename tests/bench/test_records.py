@@ -140,3 +140,42 @@ def test_the_machine_description_names_cpu_cores_simd_and_llama_build() -> None:
     assert machine["cores"] == os.cpu_count()
     assert set(machine) >= {"cpu", "cores", "extensions", "gpu", "llama_cpp", "llama_build"}
     assert str(machine["cores"]) in kind(machine)
+
+
+def test_save_records_the_options_given_as_a_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Repeated options, --x/--no-x flags and defaults, through a real typer app."""
+    import typer
+    from typer.testing import CliRunner
+
+    from redline.bench.results import save
+    from redline.cli.bench_save import add_save_options
+
+    monkeypatch.setenv("REDLINE_RECORDS_DIR", str(tmp_path / "records"))
+    monkeypatch.setenv("REDLINE_BENCH_DIR", str(tmp_path / "out"))
+    app = typer.Typer()
+
+    @app.command("probe")
+    def probe(
+        model: list[str] = typer.Option(["a"], "--model", "-m"),
+        serve: bool = typer.Option(True, "--serve/--no-serve"),
+        repeats: int = typer.Option(3, "--repeats"),
+    ) -> None:
+        save({"models": model, "serve": serve, "repeats": repeats}, "probe")
+
+    @app.command("other")
+    def other() -> None:
+        pass
+
+    add_save_options(app)
+    result = CliRunner().invoke(app, ["probe", "-m", "x", "-m", "y z", "--no-serve", "--save"])
+    assert result.exit_code == 0, result.output
+    (path,) = (tmp_path / "records").glob("*.json")
+    record = json.loads(path.read_text())
+    assert record["command"] == "redline probe --model x --model 'y z' --no-serve"
+    assert record["args"] == {"model": ["x", "y z"], "serve": False}  # --repeats was not given
+    assert record["model"] == "x,y z"
+    assert record["result"] == {"models": ["x", "y z"], "serve": False, "repeats": 3}
+    result = CliRunner().invoke(app, ["probe"])  # no --save: no second record
+    assert result.exit_code == 0 and len(list((tmp_path / "records").glob("*.json"))) == 1

@@ -152,7 +152,10 @@ def write(result: dict[str, Any], name: str) -> Path | None:
     if model and model in _slug(name):
         model = ""  # the name already carries it (humaneval-qwen2.5-coder-0.5b)
     stem = "-".join(p for p in (_slug(name), model, stamp) if p)
-    path = rec.folder / f"{stem}.json"
+    path, n = rec.folder / f"{stem}.json", 1
+    while path.exists():  # two results saved within one second: never overwrite a record
+        n += 1
+        path = rec.folder / f"{stem}-{n}.json"
     path.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
     return path
 
