@@ -27,17 +27,14 @@ def _cell(text: Any) -> str:
 
 
 def _full_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Records of full runs made by ``--save``: a ``--quick`` or ``--limit`` run, or figures
-    transcribed from elsewhere, are data for the results page, never a headline."""
+    """Records made by ``--save`` without ``--quick`` (which cuts replies short). Figures
+    transcribed from elsewhere are data for the results page, never a headline. A run
+    of part of a benchmark (``--limit``, ``--exercises``) says its size in its row."""
     return [
         r
         for r in records
-        if r.get("source", "run") == "run" and not {"quick", "limit"} & _truthy(r.get("args") or {})
+        if r.get("source", "run") == "run" and not (r.get("args") or {}).get("quick")
     ]
-
-
-def _truthy(args: dict[str, Any]) -> set[str]:
-    return {k for k, v in args.items() if v}
 
 
 def render_headline(records: list[dict[str, Any]], link_prefix: str = "benchmarks/results/") -> str:
