@@ -179,3 +179,26 @@ def test_save_records_the_options_given_as_a_command_line(
     assert record["result"] == {"models": ["x", "y z"], "serve": False, "repeats": 3}
     result = CliRunner().invoke(app, ["probe"])  # no --save: no second record
     assert result.exit_code == 0 and len(list((tmp_path / "records").glob("*.json"))) == 1
+
+
+def test_bench_report_check_fails_on_a_stale_readme_and_passes_once_written(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from redline.cli import app
+
+    folder = tmp_path / "results"
+    folder.mkdir()
+    rec = _record("edit", "2026-12-02T10:00:00Z", EDIT)
+    (folder / rec.pop("path")).write_text(json.dumps(rec))
+    readme, page = tmp_path / "README.md", tmp_path / "results.md"
+    readme.write_text(f"{report.START}\n{report.END}\n")
+    args = ["bench", "report", "--records", str(folder)]
+    args += ["--readme", str(readme), "--docs", str(page)]
+    stale = CliRunner().invoke(app, [*args, "--check"])
+    assert stale.exit_code == 1 and "out of date" in stale.output
+    assert readme.read_text() == f"{report.START}\n{report.END}\n"  # --check writes nothing
+    assert CliRunner().invoke(app, args).exit_code == 0
+    fresh = CliRunner().invoke(app, [*args, "--check"])
+    assert fresh.exit_code == 0 and "match the records" in fresh.output
