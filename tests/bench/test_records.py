@@ -108,6 +108,23 @@ def test_the_headline_takes_the_newest_full_run_per_benchmark_model_and_machine(
     assert page.count("edit-2026-12-01T10:00:00Z.json") == 1  # listed as data
 
 
+def test_a_transcribed_record_stands_in_until_a_run_of_the_same_benchmark_exists() -> None:
+    copied = _record(
+        "edit",
+        "2026-11-30T05:12:00Z",
+        {**EDIT, "median_speedup": 2.99},
+        machine_kind="old",
+        source="transcribed from README.md at commit abc",
+    )
+    alone = report.render_headline([copied])
+    assert "2.99x" in alone and ", transcribed](" in alone
+    run = _record("edit", "2026-12-02T10:00:00Z", EDIT, load_average_at_start=[9.5, 9, 8])
+    run["machine"] = {"cores": 2}
+    both = report.render_headline([copied, run])
+    assert "2.99x" not in both and "2.50x" in both
+    assert "(machine busy: load 9.5 on 2 cores)" in both
+
+
 def test_two_machine_kinds_get_a_machine_column() -> None:
     a = _record("edit", "2026-12-01T10:00:00Z", EDIT, machine_kind="cpu-a")
     b = _record("edit", "2026-12-01T11:00:00Z", EDIT, machine_kind="gpu-b")

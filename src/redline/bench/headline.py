@@ -64,7 +64,10 @@ def humaneval(result: dict[str, Any]) -> list[Row]:
 def agent(result: dict[str, Any]) -> list[Row]:
     agents = result["agents"]
     red = agents["redline"]
-    figure = f"solved {red['pass_rate_2']:.1f} %, {red['seconds_per_case']:.1f} s per case"
+    figure = (
+        f"solved {red['pass_rate_2']:.1f} % within two tries, "
+        f"{red['seconds_per_case']:.1f} s per case"
+    )
     if "aider" in agents:
         aid = agents["aider"]
         figure += (

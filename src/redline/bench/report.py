@@ -26,20 +26,34 @@ def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _full_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Records made by ``--save`` without ``--quick`` (which cuts replies short). Figures
-    transcribed from elsewhere are data for the results page, never a headline. A run
-    of part of a benchmark (``--limit``, ``--exercises``) says its size in its row."""
-    return [
-        r
-        for r in records
-        if r.get("source", "run") == "run" and not (r.get("args") or {}).get("quick")
+def _is_run(record: dict[str, Any]) -> bool:
+    return record.get("source", "run") == "run"
+
+
+def headline_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the README's table draws on: records made by ``--save`` without ``--quick``
+    (which cuts replies short), and figures transcribed from elsewhere only until a
+    real run of the same benchmark and model exists. A run of part of a benchmark
+    (``--limit``, ``--exercises``) says its size in its row."""
+    runs = [r for r in records if _is_run(r) and not (r.get("args") or {}).get("quick")]
+    measured = {(r["benchmark"], r.get("model")) for r in runs}
+    stand_ins = [
+        r for r in records if not _is_run(r) and (r["benchmark"], r.get("model")) not in measured
     ]
+    return rec.newest(runs + stand_ins)
+
+
+def _busy(record: dict[str, Any]) -> str:
+    """A note for a figure taken while the machine had more work than cores."""
+    load, cores = record.get("load_average_at_start"), record["machine"].get("cores")
+    if load and cores and load[0] > cores:
+        return f" (machine busy: load {load[0]:g} on {cores} cores)"
+    return ""
 
 
 def render_headline(records: list[dict[str, Any]], link_prefix: str = "benchmarks/results/") -> str:
     """The README's table: one row per headline figure, each linked to its record."""
-    chosen = rec.newest(_full_runs(records))
+    chosen = headline_records(records)
     kinds = sorted({r["machine_kind"] for r in chosen})
     many = len(kinds) > 1
     head = ["model", "what", "figure", *(["machine"] if many else []), "record"]
@@ -48,8 +62,10 @@ def render_headline(records: list[dict[str, Any]], link_prefix: str = "benchmark
         lines.append(f"Measured on {kinds[0]}.")
     lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for record in chosen:
+        label = record["date"][:10] + ("" if _is_run(record) else ", transcribed")
+        link = f"[{label}]({link_prefix}{record['path']})"
         for model, what, figure in rows_for(record["benchmark"], record["result"]):
-            link = f"[{record['date'][:10]}]({link_prefix}{record['path']})"
+            figure += _busy(record)
             cells = [f"`{model}`", what, figure, *([record["machine_kind"]] if many else []), link]
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     if not chosen:
