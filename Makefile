@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.redline-installed
 
-.PHONY: demo test setup lint bench clean
+.PHONY: demo test setup lint bench clean docs
 
 # One-time set-up: a venv, every dependency (llama.cpp compiles here, ~5 min; pip
 # keeps the wheel in its cache for next time), and the embedded models.
@@ -24,17 +24,22 @@ demo: setup
 	@$(BIN)/redline complete 'def fibonacci(n):' --model qwen2.5-coder-0.5b --max-tokens 64
 	@bash scripts/demo.sh $(BIN)/redline
 
-# The whole suite: layer contract, lint, tests on the real models.
+# The whole suite: layer contract, lint, the docs (a broken link fails), tests on the real models.
 test: setup
 	$(BIN)/lint-imports
 	$(BIN)/ruff check src tests
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 	$(BIN)/pytest
+
+# The documentation site (MkDocs Material) into site/.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 bench: setup
 	$(BIN)/redline bench all --quick
 
 clean:
-	rm -rf $(VENV) bench-results .pytest_cache
+	rm -rf $(VENV) bench-results .pytest_cache site
 
 # Benchmark extras: aider (for `redline bench agent --vs-aider`) in its own venv,
 # because its pins conflict with redline's; it is never part of the main install.

@@ -2,8 +2,10 @@
 
 Every benchmark returns a plain ``dict`` (JSON-ready) with a ``benchmark`` name,
 the ``machine`` it ran on and its figures; :func:`save` writes it to
-``bench-results/<name>.json`` so the plots and the README can be rebuilt from
-files without rerunning anything.
+``bench-results/<name>.json`` (the latest run, for the plots), and during a
+``--save`` run also a dated record under ``benchmarks/results/``
+(:mod:`redline.bench.records`), from which the README's and the docs' tables are
+rendered.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -54,14 +57,20 @@ def envelope(name: str, **fields: Any) -> dict[str, Any]:
 
 
 def save(result: dict[str, Any], name: str | None = None, base: str | Path | None = None) -> Path:
-    """Write ``result`` as ``<dir>/<name>.json``; returns the path.
+    """Write ``result`` as ``<dir>/<name>.json`` (and a record when saving); returns the path.
 
     Every benchmark saves through here, so a result without a ``machine`` record
     gets this one's: no saved figure is without the machine it came from.
     """
+    from redline.bench import records
+
     result.setdefault("machine", machine())
-    path = results_dir(base) / f"{name or result['benchmark']}.json"
+    name = name or result["benchmark"]
+    path = results_dir(base) / f"{name}.json"
     path.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    record = records.write(result, name)
+    if record is not None:
+        print(f"record saved: {record}", file=sys.stderr)
     return path
 
 

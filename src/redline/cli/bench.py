@@ -440,5 +440,9 @@ def serve_bench(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``redline bench`` to the root app."""
+    """Add ``redline bench`` to the root app, every benchmark with ``--save``."""
+    from redline.cli.bench_save import add_save_options, report_command
+
+    add_save_options(bench_app)
+    bench_app.command("report")(report_command)
     app.add_typer(bench_app, name="bench")

@@ -3,12 +3,16 @@
 Greedy generation with a ``prediction`` is speculative: drafts from the
 predicted output (or, opt-in, from n-grams of the prompt) are verified in one
 batch and the longest prefix that agrees with the model's own argmax is kept,
-so the output is what plain greedy decoding gives, only sooner (up to the
-batch-kernel caveat in the README). A measured gate pauses drafting while it
-runs slower than plain decoding. Greedy decoding under a grammar (tool calls,
-JSON) verifies drafts too, taking each row's grammar-constrained argmax. Sampling
-with temperature > 0 falls back to plain one-token decoding through llama.cpp's
-sampler chain (no speculative sampling rule is used).
+so the output is what plain greedy decoding gives, only sooner, up to one caveat:
+llama.cpp's batch kernels are not the one-row kernels, so at a near tie a batch
+row's argmax can differ from plain decoding's. Rows within ``tie_margin`` of a
+tie are therefore decoded alone beside the sequence (``docs/engine.md``,
+*Exactness*, says what this does and does not guarantee). A measured gate
+pauses drafting while it runs slower than plain decoding. Greedy decoding under
+a grammar (tool calls, JSON) verifies drafts too, taking each row's
+grammar-constrained argmax. Sampling with temperature > 0 falls back to plain
+one-token decoding through llama.cpp's sampler chain (no speculative sampling
+rule is used).
 """
 
 from __future__ import annotations

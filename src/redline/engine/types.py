@@ -38,7 +38,7 @@ class GenerationRequest:
 
     Off by default: where measured it did not pay (a measured gate pauses it
     when it loses), and on this CPU a verify batch is not bit-identical to one-token
-    decoding, so it can change a greedy output (see the README)."""
+    decoding, so it can change a greedy output (``docs/engine.md``, *Exactness*)."""
     quotes: str | None = None
     """Text the output is likely to quote in pieces (the files an agent's reply edits):
     greedy drafts come from n-grams of this text and the output, not of the whole

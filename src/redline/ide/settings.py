@@ -24,11 +24,11 @@ class IdeSettings:
     """What the server's features read; every field has a working default."""
 
     model: str | None = None
-    """Completion model; None means ``completion_model`` from redline's config (Gemma 3 270M)."""
+    """Completion model; None means ``completion_model`` from redline's config."""
     provider: str | None = None
     """Provider name for completions and edits (``[providers.NAME]``, a preset, ``router``)."""
     edit_model: str | None = None
-    """Model for "Edit with redline…"; None means redline's chat ``model`` (SmolLM2 135M)."""
+    """Model for "Edit with redline…"; None means redline's chat ``model``."""
     max_tokens: int = 48
     """Most tokens one inline completion may generate (it usually stops sooner)."""
     edit_max_tokens: int = 1024
