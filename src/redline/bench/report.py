@@ -32,10 +32,17 @@ def _is_run(record: dict[str, Any]) -> bool:
 
 def headline_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """What the README's table draws on: records made by ``--save`` without ``--quick``
-    (which cuts replies short), and figures transcribed from elsewhere only until a
+    (which cuts replies short) on a machine that was not overloaded (load average at
+    the start over twice the cores: llama.cpp's threads then wait on each other and
+    decoding runs at a fraction of its speed), and figures transcribed from elsewhere
+    only until a
     real run of the same benchmark and model exists. A run of part of a benchmark
     (``--limit``, ``--exercises``) says its size in its row."""
-    runs = [r for r in records if _is_run(r) and not (r.get("args") or {}).get("quick")]
+    runs = [
+        r
+        for r in records
+        if _is_run(r) and not (r.get("args") or {}).get("quick") and not _overloaded(r)
+    ]
     measured = {(r["benchmark"], r.get("model")) for r in runs}
     stand_ins = [
         r for r in records if not _is_run(r) and (r["benchmark"], r.get("model")) not in measured
@@ -43,11 +50,21 @@ def headline_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rec.newest(runs + stand_ins)
 
 
+def _load(record: dict[str, Any]) -> tuple[float, int] | None:
+    load, cores = record.get("load_average_at_start"), (record.get("machine") or {}).get("cores")
+    return (float(load[0]), int(cores)) if load and cores else None
+
+
+def _overloaded(record: dict[str, Any]) -> bool:
+    seen = _load(record)
+    return seen is not None and seen[0] > 2 * seen[1]
+
+
 def _busy(record: dict[str, Any]) -> str:
     """A note for a figure taken while the machine had more work than cores."""
-    load, cores = record.get("load_average_at_start"), record["machine"].get("cores")
-    if load and cores and load[0] > cores:
-        return f" (machine busy: load {load[0]:g} on {cores} cores)"
+    seen = _load(record)
+    if seen and seen[0] > seen[1]:
+        return f" (machine busy: load {seen[0]:g} on {seen[1]} cores)"
     return ""
 
 
