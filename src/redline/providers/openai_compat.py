@@ -95,6 +95,7 @@ class OpenAICompatProvider:
         api_key: str | None = None,
         *,
         send_prediction: bool = True,
+        send_n: bool = True,
         connect_timeout: float = 5.0,
         read_timeout: float = 60.0,
         max_retries: int = 2,
@@ -107,6 +108,8 @@ class OpenAICompatProvider:
         self.model = model
         self._api_key = api_key
         self.send_prediction = send_prediction
+        self.send_n = send_n
+        """The backend returns several choices for one request; else one per request."""
         self.timeout = http.Timeout(read_timeout, connect=connect_timeout)
         self.max_retries = max_retries
         self.backoff_s = backoff_s
@@ -126,7 +129,7 @@ class OpenAICompatProvider:
             native_tools=True,
             fim=self.supports_fim,
             prediction=self.send_prediction,
-            n=True,
+            n=self.send_n,
             model=self.model,
         )
 

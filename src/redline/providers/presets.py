@@ -8,7 +8,9 @@ is one dict entry here or four lines of TOML there, never new code.
 ``key_required`` is false for servers on this machine, which accept any key or
 none. ``prediction`` says whether the backend accepts OpenAI's ``prediction``
 parameter (predicted outputs); where it is false redline leaves it out, so a
-backend that rejects unknown fields still works.
+backend that rejects unknown fields still works. ``n`` says whether it returns
+several choices for one request (OpenAI ``n``): where it does not (llama-server,
+Ollama), N candidate replies are N requests.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Preset:
     key_required: bool
     prediction: bool
     description: str
+    n: bool = True
 
 
 _PRESETS: dict[str, dict[str, Any]] = {
@@ -72,6 +75,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "key_required": False,
         "prediction": False,
         "description": "Ollama on this machine",
+        "n": False,
     },
     "vllm": {
         "base_url": "http://127.0.0.1:8000/v1",
@@ -88,6 +92,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "key_required": False,
         "prediction": False,
         "description": "llama.cpp llama-server",
+        "n": False,
     },
     "redline": {
         "base_url": "http://127.0.0.1:8088/v1",

@@ -19,7 +19,7 @@ How :func:`build_provider` picks, first match wins:
 
 A ``[providers.NAME]`` table has ``preset``, ``base_url``, ``model``,
 ``api_key_env`` and optionally ``kind`` (``"openai"`` or ``"local"``),
-``prediction``, ``connect_timeout``, ``read_timeout``, ``max_retries``. Its
+``prediction``, ``n``, ``connect_timeout``, ``read_timeout``, ``max_retries``. Its
 fields override the preset named by ``preset`` (or the preset called NAME).
 A remote model is the ``model`` argument, else the table's, else the preset's.
 Keys are read only from the environment variable the table or preset names;
@@ -51,6 +51,7 @@ TABLE_KEYS = {
     "api_key_env",
     "kind",
     "prediction",
+    "n",
     "connect_timeout",
     "read_timeout",
     "max_retries",
@@ -82,6 +83,8 @@ class ProviderSpec:
     key_env: str | None = None
     key_required: bool = False
     prediction: bool = True
+    n: bool = True
+    """The backend returns several choices for one request (OpenAI ``n``)."""
     options: dict[str, Any] | None = None
     source: str = "config"
 
@@ -149,6 +152,7 @@ def resolve_spec(settings: Settings, name: str, model: str | None = None) -> Pro
         key_env=table.get("api_key_env") or (preset.key_env if preset else None),
         key_required=preset.key_required if preset and "api_key_env" not in table else False,
         prediction=bool(table.get("prediction", preset.prediction if preset else True)),
+        n=bool(table.get("n", preset.n if preset else True)),
         options=options,
         source="config" if name in settings.providers else "preset",
     )
@@ -176,7 +180,13 @@ def provider_from_spec(
         options.setdefault("max_retries", 0)  # the router fails over instead of waiting
     assert spec.base_url is not None
     return OpenAICompatProvider(
-        spec.name, spec.base_url, spec.model, key, send_prediction=spec.prediction, **options
+        spec.name,
+        spec.base_url,
+        spec.model,
+        key,
+        send_prediction=spec.prediction,
+        send_n=spec.n,
+        **options,
     )
 
 
