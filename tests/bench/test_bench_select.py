@@ -79,6 +79,7 @@ class FixedSamples:
     def __init__(self, samples: list[str]) -> None:
         self.samples = samples
         self.asked: list[tuple[int, float]] = []
+        self.caps: list[int | None] = []
 
     def first(self, prompt, entry_point, seed):
         return Attempt(WRONG, "wrong", 0.5, completion_tokens=4)
@@ -86,8 +87,9 @@ class FixedSamples:
     def retry(self, prompt, entry_point, previous, seed):
         return Attempt(WRONG, "wrong", 0.5, completion_tokens=4)
 
-    def sample(self, prompt, entry_point, n, seed, temperature):
+    def sample(self, prompt, entry_point, n, seed, temperature, max_tokens=None):
         self.asked.append((n, temperature))
+        self.caps.append(max_tokens)
         return [Attempt(p, p, 0.0, completion_tokens=3) for p in self.samples[:n]], 1.5
 
 
@@ -97,7 +99,7 @@ def test_select_mode_keeps_the_agreed_answer_and_counts_pass_at_k() -> None:
         model, PROBLEM, retries=0, limits=Limits(timeout_s=5), select=Selection(n=4)
     )
     sel = modes["select"]
-    assert model.asked == [(4, 0.8)]
+    assert model.asked == [(4, 0.8)] and model.caps == [64]  # 1.5 x 4 tokens, 64 at least
     assert modes["single"]["passed"] is False and sel["passed"] is True
     assert sel["sampled"] and sel["chosen"] in (2, 4) and sel["samples_passed"] == 2
     assert sel["seconds"] >= 0.5 + 1.5  # the first answer and the batch of samples

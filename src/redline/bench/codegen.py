@@ -64,7 +64,13 @@ class CodeModel(Protocol):
     def first(self, prompt: str, entry_point: str, seed: int | None) -> Attempt: ...
 
     def sample(
-        self, prompt: str, entry_point: str, n: int, seed: int, temperature: float
+        self,
+        prompt: str,
+        entry_point: str,
+        n: int,
+        seed: int,
+        temperature: float,
+        max_tokens: int | None = None,
     ) -> tuple[list[Attempt], float]:
         """``n`` sampled answers to the first ask, decoded together (one request with
         ``n``: the prompt read once), and the seconds they took together."""
@@ -131,11 +137,17 @@ class CompletionModel:
         return self._run(prompt, prompt, entry_point, seed)
 
     def sample(
-        self, prompt: str, entry_point: str, n: int, seed: int, temperature: float
+        self,
+        prompt: str,
+        entry_point: str,
+        n: int,
+        seed: int,
+        temperature: float,
+        max_tokens: int | None = None,
     ) -> tuple[list[Attempt], float]:
         req = GenerationRequest(
             prompt=prompt,
-            max_tokens=self.max_tokens,
+            max_tokens=max_tokens or self.max_tokens,
             temperature=temperature,
             seed=seed,
             stop=list(COMPLETION_STOPS),
@@ -202,11 +214,17 @@ class ChatModel:
         )
 
     def sample(
-        self, prompt: str, entry_point: str, n: int, seed: int, temperature: float
+        self,
+        prompt: str,
+        entry_point: str,
+        n: int,
+        seed: int,
+        temperature: float,
+        max_tokens: int | None = None,
     ) -> tuple[list[Attempt], float]:
         request = ChatRequest(
             messages=[{"role": "user", "content": CHAT_ASK.format(prompt=prompt)}],
-            max_tokens=self.max_tokens,
+            max_tokens=max_tokens or self.max_tokens,
             temperature=temperature,
             seed=seed,
             n=n,

@@ -111,8 +111,9 @@ def run_n_bench(
                     "seed": 1,
                 }
                 one = _aggregate(n_turn(http, red.base, {**body, "seed": 100}))
-                # a different first message: the n request's prompt is not in the cache
-                fresh = {**body, "messages": [{"role": "user", "content": PROMPT + " "}]}
+                # the user message differs from its first word: only the chat template's
+                # head is in the cache, the n request's own prompt is evaluated (once)
+                fresh = {**body, "messages": [{"role": "user", "content": "Task: " + PROMPT}]}
                 many = _aggregate(n_turn(http, red.base, {**fresh, "n": n}))
         finally:
             red.stop()
