@@ -61,6 +61,16 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
     for report in _run_in_child(item):
         item.ihook.pytest_runtest_logreport(report=report)
+    # what this test's teardown does in the usual protocol: the fixtures the next test
+    # does not share are finalised here (else its setup fails: "not torn down properly")
+    # (only the runner's part of the teardown hook: the capture and logging parts expect a
+    # setup that never ran here)
+    call = pytest.CallInfo.from_call(
+        lambda: item.session._setupstate.teardown_exact(nextitem), "teardown"
+    )
+    if call.excinfo is not None:
+        report = item.ihook.pytest_runtest_makereport(item=item, call=call)
+        item.ihook.pytest_runtest_logreport(report=report)
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
 

@@ -50,10 +50,15 @@ def test_isolated_fails():
 def _pytest(tmp_path: Path, *plugin: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     (tmp_path / "test_cases.py").write_text(CASES, encoding="utf-8")
+    # a module after one that ends with an isolated test: its setup must find the
+    # first module's fixtures torn down
+    later = "def test_in_the_next_module():\n    assert True\n"
+    (tmp_path / "test_later.py").write_text(later, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != REPORTS_ENV}
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # the suite's heavy plugins are not needed here
     env["PYTHONPATH"] = os.pathsep.join([str(TESTS_DIR), env.get("PYTHONPATH", "")])
-    cmd = [sys.executable, "-m", "pytest", "test_cases.py", "-v", "-rA", "-p", "no:cacheprovider"]
+    cmd = [sys.executable, "-m", "pytest", "test_cases.py", "test_later.py", "-v", "-rA"]
+    cmd += ["-p", "no:cacheprovider"]
     return subprocess.run(
         [*cmd, *plugin], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
     )
@@ -61,7 +66,7 @@ def _pytest(tmp_path: Path, *plugin: str) -> subprocess.CompletedProcess[str]:
 
 def _outcomes(out: str) -> dict[str, str]:
     """``test name -> PASSED/FAILED`` from pytest's ``-v`` lines."""
-    found = re.findall(r"test_cases\.py::(\w+) (PASSED|FAILED)", out)
+    found = re.findall(r"test_(?:cases|later)\.py::(\w+) (PASSED|FAILED|ERROR)", out)
     return dict(found)
 
 
@@ -74,11 +79,12 @@ def test_a_segfault_fails_that_test_and_the_tests_after_it_run(tmp_path: Path) -
         "test_after_the_crash": "PASSED",
         "test_isolated_passes": "PASSED",
         "test_isolated_fails": "FAILED",
+        "test_in_the_next_module": "PASSED",
     }, out
     assert "crashed with SIGSEGV in its child process" in out
     assert "test_segfaults" in out.split("crashed with SIGSEGV", 1)[1]  # faulthandler's stack
     assert "assert 1 == 2" in out and "seen by the parent" in out  # the child's own report
-    assert re.search(r"2 failed, 2 passed", out), out
+    assert re.search(r"2 failed, 3 passed in", out), out
 
 
 def test_without_the_plugin_the_same_segfault_kills_the_whole_run(tmp_path: Path) -> None:
