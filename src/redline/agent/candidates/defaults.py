@@ -6,13 +6,18 @@ The rule, and what it rests on (README, *Candidates*):
   in play, no assertion or example in the task): **1**. N replies could only
   vote, and a small model's samples mostly agree with its greedy reply, at N
   times the decode.
-- a check exists and the provider decodes N replies to one prompt together
-  (it declares OpenAI ``n``: the in-process engine, ``redline serve``, a
-  router whose members all do): **4**. The prompt is read once and the four
-  replies share each decode step: on this 2-core CPU 4 rows decode at about
-  1.3x one row's rate (``redline bench serve --n 4`` prints both), reply 0 is
-  the greedy one a single answer would have been, each reply is checked as
+- a check exists and a server decodes N replies to one prompt together (a
+  remote provider that declares OpenAI ``n``: ``redline serve``, vLLM; a
+  router whose members all do): **4**. The prompt is read once, the replies
+  share each decode step on the server's hardware, each reply is checked as
   soon as it ends, and the rest are stopped once one passes.
+- the in-process engine: **1** unless asked. It decodes the N replies in one
+  batch too, but on a small CPU that is not free: on this 2-core machine 4 rows
+  decode at about 1.3x one row's rate (``redline bench serve --n 4`` prints
+  both), so four replies take about 3x one reply's decode time. Measured once
+  on the sample task with ``--candidates 4`` (machine shared with other runs):
+  the greedy reply passed its tests and stopped the other three, 106 s of model
+  time. ``--candidates N`` opts in.
 - a check exists but the provider answers one reply per request (no ``n``):
   **1**. N requests would each read the prompt again, and on a small machine
   the prompt is most of a turn's cost.
@@ -39,5 +44,5 @@ def candidates_for(provider: Provider, has_check: bool, configured: int | None) 
 
 
 def batches(provider: Provider) -> bool:
-    """Whether ``provider`` decodes several replies to one prompt together (``n``)."""
-    return together(provider)
+    """Whether a server decodes several replies to one prompt together (``n``)."""
+    return together(provider) and not provider.capabilities.local_engine
