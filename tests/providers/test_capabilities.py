@@ -38,7 +38,7 @@ def test_a_router_declares_what_every_member_can_do_for_its_first_model() -> Non
     caps = Router([local, remote], policy="ordered").capabilities
     assert caps.model == "qwen2.5-coder-0.5b" and caps.local_engine
     assert caps.native_tools and caps.prediction
-    assert not caps.n  # the local engine has no `n`
+    assert caps.n  # both return several choices for one request
     assert caps.fim is None  # neither knows until it is tried
     text_only = ScriptedProvider([], native_tools=False)
     assert not Router([remote, text_only]).capabilities.native_tools

@@ -64,11 +64,11 @@ def save(result: dict[str, Any], name: str | None = None, base: str | Path | Non
     """
     from redline.bench import records
 
-    result.setdefault("machine", machine())
     name = name or result["benchmark"]
+    record = records.write(result, name)  # the record carries its own machine entry
     path = results_dir(base) / f"{name}.json"
-    path.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
-    record = records.write(result, name)
+    saved = {**result, "machine": result.get("machine") or machine()}
+    path.write_text(json.dumps(saved, indent=2, default=str) + "\n", encoding="utf-8")
     if record is not None:
         print(f"record saved: {record}", file=sys.stderr)
     return path
