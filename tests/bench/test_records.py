@@ -139,6 +139,17 @@ def test_two_machine_kinds_get_a_machine_column() -> None:
     assert "| machine |" in table and "| cpu-a |" in table and "| gpu-b |" in table
 
 
+def test_humaneval_with_select_puts_the_kept_answer_beside_single_shot() -> None:
+    mode = {"pass_at_1": 0.5, "mean_seconds": 5.0}
+    result = {"model": "m", "problems": 164, "modes": {"single": mode, "loop": mode}}
+    plain = report.render_headline([_record("humaneval-m", "2026-12-02T10:00:00Z", result)])
+    assert "pass@1 50.0 % (5.0 s/problem)" in plain and "one kept" not in plain
+    chosen = {"pass_at_1": 0.75, "mean_seconds": 7.5}
+    picked = {**result, "modes": {**result["modes"], "select": chosen}, "select": {"n": 8}}
+    table = report.render_headline([_record("humaneval-m", "2026-12-02T10:00:00Z", picked)])
+    assert "8 sampled in one batch where in doubt, one kept by checks 75.0 % (7.5 s)" in table
+
+
 def test_update_writes_between_the_markers_and_check_finds_nothing_after(tmp_path: Path) -> None:
     folder = tmp_path / "results"
     folder.mkdir()

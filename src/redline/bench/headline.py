@@ -58,6 +58,13 @@ def humaneval(result: dict[str, Any]) -> list[Row]:
     figure = f"pass@1 {_pct(single['pass_at_1'])} ({single['mean_seconds']:.1f} s/problem)"
     if loop:
         figure += f"; with the error loop {_pct(loop['pass_at_1'])} ({loop['mean_seconds']:.1f} s)"
+    chosen = modes.get("select")
+    if chosen:
+        n = (result.get("select") or {}).get("n", "N")
+        figure += (
+            f"; {n} sampled in one batch where in doubt, one kept by checks "
+            f"{_pct(chosen['pass_at_1'])} ({chosen['mean_seconds']:.1f} s)"
+        )
     return [(result["model"], f"HumanEval, {result['problems']} problems", figure)]
 
 
