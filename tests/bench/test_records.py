@@ -237,3 +237,11 @@ def test_bench_report_check_fails_on_a_stale_readme_and_passes_once_written(
     assert CliRunner().invoke(app, args).exit_code == 0
     fresh = CliRunner().invoke(app, [*args, "--check"])
     assert fresh.exit_code == 0 and "match the records" in fresh.output
+
+
+def test_the_machine_kind_names_the_widest_vector_extension_whatever_the_order() -> None:
+    llama_order = ["SSE3", "SSSE3", "AVX", "AVX2", "FMA", "F16C", "BMI2"]
+    epyc = kind({"cpu": "EPYC", "cores": 2, "extensions": llama_order})
+    assert epyc == "EPYC, 2 cores, AVX2, no GPU"
+    amx = ["AVX512", "AVX512_VNNI", "AMX_INT8", "AVX2", "BMI2"]
+    assert ", AMX_INT8," in kind({"cpu": "Xeon", "cores": 4, "extensions": amx})

@@ -67,10 +67,24 @@ def _fallback() -> dict[str, Any]:
     }
 
 
+WIDTH = ("AMX", "AVX512", "AVX2", "AVX", "SVE", "NEON")
+"""Vector extensions, widest first: the one that names a machine's matrix speed (llama.cpp
+lists its extensions in its own order, FMA, F16C and BMI2 after AVX2)."""
+
+
+def _widest(extensions: list[str]) -> str:
+    for prefix in WIDTH:
+        found = [e for e in extensions if e.upper().startswith(prefix)]
+        if found:
+            return min(found, key=len)
+    return extensions[-1] if extensions else ""
+
+
 def kind(machine: dict[str, Any]) -> str:
     """A short label that is the same for two machines whose figures compare."""
-    widest = machine.get("extensions") or machine.get("simd") or []
-    simd = widest[-1] if widest else machine.get("arch", "?")
+    simd = _widest(machine.get("extensions") or machine.get("simd") or []) or machine.get(
+        "arch", "?"
+    )
     gpus = machine.get("gpu") or []
     gpu = ", ".join(gpus) if isinstance(gpus, list) else str(gpus)
     return (
