@@ -140,11 +140,13 @@ def merge(
     error: BaseException | None = None
     try:
         while running:
+            # on every pass, not only when idle: N streams keep the queue busy, and a cancel
+            # looked at only when it ran dry for POLL_S went unseen until every row ended
+            if cancel is not None and cancel.is_set():
+                stop.set()
             try:
                 index, item = out.get(timeout=POLL_S)
             except queue.Empty:
-                if cancel is not None and cancel.is_set():
-                    stop.set()
                 continue
             if item is _END:
                 running -= 1
