@@ -83,13 +83,17 @@ def stream_reply(
     """
     unchecked = 0
     looped = False
+    deltas = 0  # a lower bound on tokens when the stream ends before its usage
+    usage_seen = False
     start = time.perf_counter()
     # The loop stop cancels the generation (not the task): the provider ends it and
     # still reports what it cost (an in-process engine's timings and usage).
     halt = LinkedEvent(cancel)
 
     def watch(event: Event, so_far: Drained) -> None:
-        nonlocal unchecked, looped
+        nonlocal unchecked, looped, deltas, usage_seen
+        if isinstance(event, (TextDelta, ToolCallDelta)):
+            deltas += 1
         if isinstance(event, TextDelta):
             stats.first_token()
             on_text(event.text)
@@ -105,6 +109,7 @@ def stream_reply(
             stats.add_timings(event, primary=True)
             looped = looped or bool((event.extra.get("engine") or {}).get("looped"))
         elif isinstance(event, Usage):
+            usage_seen = True
             stats.add_usage(event)
         elif isinstance(event, Restart) and on_retry is not None:
             on_retry(
@@ -120,6 +125,10 @@ def stream_reply(
         got = drain(provider.stream(request, halt), watch, cancel)
     finally:
         stats.model_s += time.perf_counter() - start
+    if not usage_seen:
+        # A stream closed early (a loop cut over HTTP) never gets its usage chunk;
+        # every delta carried at least one token, so count those rather than none.
+        stats.completion_tokens = max(stats.completion_tokens, deltas)
     out = Streamed(got.text, got.pieces, got.finish, got.error, looped)
     if out.looped and not cancel.is_set():
         out.finish, out.error = "length", None  # cut here on purpose, not failed
