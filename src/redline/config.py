@@ -103,6 +103,8 @@ class Settings:
     None picks by task and provider (agent/candidates/defaults.py)."""
     budget: float | None = None
     """Seconds for a task's candidate rounds; None: the task's time limit."""
+    vote: bool = False
+    """With nothing to check candidates by, let N replies vote (else one reply)."""
     gpu_layers: str = "auto"
     """Layers offloaded to a GPU: auto (what fits in free memory), 0 (CPU) or a count."""
     raw: dict[str, Any] = field(default_factory=dict)
@@ -130,6 +132,7 @@ _ENV_KEYS = {
     "REDLINE_GPU_LAYERS": "gpu_layers",
     "REDLINE_CANDIDATES": "candidates",
     "REDLINE_BUDGET": "budget",
+    "REDLINE_VOTE": "vote",
 }
 
 
@@ -168,8 +171,9 @@ def load_settings(start: Path | None = None, **flags: Any) -> Settings:
                 raise ConfigError(f"{key} must be a number, got {merged[key]!r}") from exc
     if settings.candidates is not None and settings.candidates < 1:
         raise ConfigError(f"candidates must be at least 1, got {settings.candidates}")
-    if merged.get("sandbox_network") is not None:
-        settings.sandbox_network = str(merged["sandbox_network"]).lower() in ("1", "true", "yes")
+    for key in ("sandbox_network", "vote"):
+        if merged.get(key) is not None:
+            setattr(settings, key, str(merged[key]).lower() in ("1", "true", "yes"))
     if settings.sandbox not in SANDBOX_MODES:
         raise ConfigError(
             f"unknown sandbox mode {settings.sandbox!r}",

@@ -89,6 +89,19 @@ def test_candidates_leave_the_tree_alone_until_the_one_that_passes_is_applied(re
     assert {k for k in after if after[k] != before.get(k)} == {PRICING}
 
 
+def test_an_unusable_candidate_is_dropped_and_the_round_stays_well_formed(repo: Path):
+    replies = ["I would divide by a hundred.", listing(FIXED)]  # no file in the first
+    result, events, _, _ = run(repo, replies, 2)
+    assert result.verified and (repo / PRICING).read_text() == FIXED
+    end = next(e for e in events if e["type"] == "turn_end")
+    assert end["well_formed"] and end["unusable"] == 1  # the answer applied was readable
+    unreadable = ["No code here.", "Nor here."]
+    result, events, _, _ = run(repo, unreadable, 2, reflections=0)
+    assert result.status == "format_errors"
+    end = next(e for e in events if e["type"] == "turn_end")
+    assert not end["well_formed"] and end["unusable"] == 2
+
+
 def test_undo_after_a_chosen_candidate_restores_byte_for_byte(repo: Path):
     before = snapshot_tree(repo)
     result, _, _, _ = run(repo, [listing(FIXED_LONGER), listing(FIXED)], 2)
@@ -139,16 +152,25 @@ def test_static_errors_are_caught_before_any_test_runs(repo: Path):
     assert checked[1]["tests_run"] and checked[1]["passed"]
 
 
-def test_without_tests_the_candidates_vote(sample: Path):
+def test_without_tests_the_candidates_vote_when_asked(sample: Path):
     other = OLD.replace("(1 - discount_percent)", "(1 - discount_percent / 100.0)")
     agreeing = FIXED.replace("/ 100), 2)", "/ 100), 2)  # percent")
     replies = [listing(other), listing(FIXED), listing(agreeing)]
-    result, events, _, _ = run(sample, replies, 3, run_tests=False)
+    result, events, _, _ = run(sample, replies, 3, run_tests=False, candidate_vote=True)
     start = next(e for e in events if e["type"] == "candidates_start")
     assert start["check"] == "vote"
     done = next(e for e in events if e["type"] == "candidates_done")
     assert done["kept"] == 1 and "kept by vote" in done["reason"]
     assert "2 of 3 candidates reached the same code" in done["reason"]
+    assert (sample / PRICING).read_text() == FIXED and result.status == "finished"
+
+
+def test_without_tests_or_a_vote_one_reply_and_the_events_say_why(sample: Path):
+    result, events, _, provider = run(sample, [listing(FIXED)], 3, run_tests=False)
+    assert len(provider.requests) == 1 and provider.requests[0].n == 1
+    skipped = next(e for e in events if e["type"] == "candidates_skipped")
+    assert skipped["asked"] == 3 and "nothing to check" in skipped["reason"]
+    assert not any(e["type"] == "candidates_start" for e in events)
     assert (sample / PRICING).read_text() == FIXED and result.status == "finished"
 
 

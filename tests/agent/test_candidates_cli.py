@@ -37,6 +37,16 @@ def test_candidates_and_budget_settings_precedence(tmp_path: Path, monkeypatch):
         load_settings(tmp_path)
 
 
+def test_vote_setting_precedence(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv("REDLINE_VOTE", raising=False)
+    assert load_settings(tmp_path).vote is False  # no check: one reply by default
+    (tmp_path / "redline.toml").write_text("vote = true\n")
+    assert load_settings(tmp_path).vote is True
+    monkeypatch.setenv("REDLINE_VOTE", "0")
+    assert load_settings(tmp_path).vote is False
+    assert load_settings(tmp_path, vote=True).vote is True
+
+
 def test_exec_with_candidates_from_the_config_keeps_the_passing_one(sample: Path, tmp_path: Path):
     before = snapshot_tree(sample)
     (sample / "redline.toml").write_text("candidates = 2\n")

@@ -71,6 +71,8 @@ class AgentConfig:
     kept (agent/candidates/); None picks by task and provider (candidates/defaults.py)."""
     candidate_budget: float | None = None
     """Seconds for all candidate rounds of a task; None: ``max_seconds``."""
+    candidate_vote: bool = False
+    """With no check (no tests, no examples), N replies vote; False: one reply."""
 
 
 @dataclass

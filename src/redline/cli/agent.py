@@ -22,6 +22,7 @@ CANDIDATES_HELP = (
     "(default: by task and provider; 1 where nothing can check)."
 )
 BUDGET_HELP = "Seconds for all candidate rounds of a task (default: the task's time limit)."
+VOTE_HELP = "With no tests or examples to check candidates by, let N replies vote (else one)."
 SANDBOX_HELP = "Where commands and tests run: workspace-write (default), read-only, off."
 
 
@@ -54,6 +55,7 @@ def exec_command(
     ),
     candidates: int | None = typer.Option(None, "--candidates", "-n", min=1, help=CANDIDATES_HELP),
     budget: float | None = typer.Option(None, "--budget", min=1.0, help=BUDGET_HELP),
+    vote: bool | None = typer.Option(None, "--vote/--no-vote", help=VOTE_HELP),
 ) -> None:
     """Run one task headless; exit 0 only if it finished and verification passed."""
     from redline.agent.loop import AgentConfig
@@ -70,6 +72,7 @@ def exec_command(
         edit_format=edit_format,
         candidates=candidates,
         budget=budget,
+        vote=vote,
     )
     # an in-process engine decodes the sub-agents' requests in one batch
     at_once = max(parallel, len(subtasks), 1)
@@ -83,6 +86,7 @@ def exec_command(
         sandbox_network=settings.sandbox_network,
         candidates=settings.candidates,
         candidate_budget=settings.budget,
+        candidate_vote=settings.vote,
     )
     if parallel or subtasks:
         outcome = run_parallel_exec(
@@ -180,6 +184,7 @@ def _interactive(
         edit_format=settings.edit_format,
         candidates=settings.candidates,
         candidate_budget=settings.budget,
+        candidate_vote=settings.vote,
     )
     agent, log = build_agent(
         chosen,

@@ -99,7 +99,15 @@ def wanted(protocol: EditProtocol, st: TaskState) -> tuple[int, CheckPlan]:
     if configured is None and not batches(st.provider):
         return 1, CheckPlan()  # one request at a time: N replies would cost N times
     plan = check_plan(protocol, st)
-    return candidates_for(st.provider, plan.has_check, configured), plan
+    n = candidates_for(st.provider, plan.has_check, configured, st.config.candidate_vote)
+    if configured is not None and configured > 1 and n == 1:
+        st.emit(
+            "candidates_skipped",
+            asked=configured,
+            reason="nothing to check candidates by (no tests, no examples in the task): "
+            "one reply; --vote lets N replies vote",
+        )
+    return n, plan
 
 
 def run_candidates(

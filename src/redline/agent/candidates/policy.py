@@ -221,12 +221,21 @@ class CandidateRun:
         result.decoded += len(sampled_all)
         result.test_runs += sum(o.tests_run for o in fresh)
         stats.verify_s = sum(o.seconds for o in fresh)
-        record = stats.to_dict() | {"turn": turn, "well_formed": all(o.applied for o in fresh)}
+        # Well formed as aider means it, for the answer the user would see: some
+        # reply of the round could be read (an unusable one is dropped like a
+        # failing one, never applied); how many could not is said beside it.
+        unusable = sum(not o.applied for o in fresh)
+        record = stats.to_dict() | {
+            "turn": turn,
+            "well_formed": unusable < len(fresh),
+            "unusable": unusable,
+        }
         result.history.append(record)
         self.emit(
             "turn_end",
             turn=turn,
             well_formed=record["well_formed"],
+            unusable=unusable,
             finish_reason="stop",
             timings=stats.to_dict(),
         )

@@ -106,6 +106,10 @@ class HumanRenderer:
         self._end_text()
         self.console.print(f"[bold]{e['n']} candidates[/] [dim]checked by {_escape(e['check'])}[/]")
 
+    def on_candidates_skipped(self, e: dict[str, Any]) -> None:
+        self._end_text()
+        self.console.print(f"[dim]{e['asked']} candidates asked, {_escape(e['reason'])}[/]")
+
     def on_candidate(self, e: dict[str, Any]) -> None:
         if not e["applied"]:
             verdict = "[yellow]unusable reply[/]"
