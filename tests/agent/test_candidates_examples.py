@@ -38,6 +38,27 @@ def test_quoted_failures_become_assertions():
     ]  # assertRaises has no plain-assert form: left out, not guessed
 
 
+RAISED_INSIDE = """
+    def test_decode_a_sentence(self):
+        self.assertEqual(
+>           decode("qdwju nqcro muwhn odqun oppmd aunwd o", 19, 16),
+            ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+            "anobstacleisoftenasteppingstone",
+        )
+
+affine_cipher_test.py:54:
+"""
+
+
+def test_a_failure_raised_inside_a_call_over_lines_is_read_from_its_start():
+    # Python 3.11+: pytest marks the line that raised (the decode call), not the
+    # assertEqual it is an argument of; the carets under it are not source
+    assert task_examples(RAISED_INSIDE) == [
+        "assert decode('qdwju nqcro muwhn odqun oppmd aunwd o', 19, 16) == "
+        "'anobstacleisoftenasteppingstone'"
+    ]
+
+
 def test_doctest_examples_become_assertions():
     task = "Write double.\n\n>>> double(2)\n4\n>>> double('a')\n'aa'\n>>> print(1)\n\n"
     assert task_examples(task) == ["assert (double(2)) == (4)", "assert (double('a')) == ('aa')"]

@@ -33,6 +33,9 @@ _UNITTEST = {
     "assertNotIn": ast.NotIn,
 }
 _MAX_EXAMPLES = 20
+_CARETS = re.compile(r"^\s+\^+\s*$")
+_LOOK_BACK = 6
+"""Lines above a ``>`` mark tried as its statement's start."""
 
 
 def task_examples(task: str) -> list[str]:
@@ -42,21 +45,35 @@ def task_examples(task: str) -> list[str]:
 
 
 def _quoted_failures(text: str) -> list[str]:
-    """pytest marks the failing statement with ``>``; its continuation lines follow,
-    indented, until the ``E`` lines. Each statement becomes an ``assert``."""
+    """pytest marks the failing line with ``>``; its continuation lines follow,
+    indented, until the ``E`` lines. Each statement becomes an ``assert``.
+
+    On Python 3.11+ the mark sits on the line that raised, which inside a call
+    spread over lines (``self.assertEqual(`` / ``>  decode(...),`` / ``"x",``)
+    is not the statement's first line: the lines above the mark are tried as
+    its start, nearest first, and the ``^^^`` lines under it are skipped.
+    """
     lines = text.splitlines()
     out = []
     for i, line in enumerate(lines):
         if not _FAIL_LINE.match(line):
             continue
-        block = [" " + line[1:]]
+        after = []
         for nxt in lines[i + 1 :]:
+            if _CARETS.match(nxt):
+                continue
             if not nxt.strip() or nxt.startswith(("E ", ">")) or not nxt.startswith("    "):
                 break
-            block.append(nxt)
-        stmt = _as_assert(textwrap.dedent("\n".join(block)))
-        if stmt:
-            out.append(stmt)
+            after.append(nxt)
+        for start in range(i, max(-1, i - _LOOK_BACK - 1), -1):
+            before = lines[start:i]
+            if any(not ln.startswith("    ") or _FAIL_LINE.match(ln) for ln in before):
+                break  # left the quoted source
+            block = [*before, " " + line[1:], *after]
+            stmt = _as_assert(textwrap.dedent("\n".join(block)))
+            if stmt:
+                out.append(stmt)
+                break
     return out
 
 
