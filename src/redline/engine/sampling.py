@@ -23,6 +23,14 @@ whose string ran away then still parses, and the caller, told
 ``finish_reason: length``, knows its content was cut short (only where the
 model wanted to write on; a reply it was closing anyway ends as usual).
 Before that point sampling is unchanged.
+
+Sampling at temperature on a batched sequence (``n`` continuations, parallel
+serving) draws in numpy (:class:`Draw`) rather than through llama.cpp's chain:
+the chain wants every token as a 12-byte record, 1.5-2 ms a row and a step over
+Qwen's 151k vocabulary on this CPU, paid N times between two batch decodes;
+numpy's exact nucleus and draw take about a third of that. The result follows
+the same rule (top-p on the model's probabilities, then temperature, then one
+draw), from a seeded generator of its own.
 The same closing starts early when the reply has fallen into a loop (its last
 tokens repeat one pattern, see :func:`looping`): greedy small models write
 ``search_search_search...`` or the same two edits over and over to any
@@ -65,6 +73,70 @@ def looping(tokens: list[int]) -> bool:
     )
 
 
+class Draw:
+    """Top-p, then temperature, then one seeded draw, over a logits row (numpy).
+
+    The nucleus is exact: the full row's normaliser is summed once, and the
+    likeliest tokens are sorted in growing slices (64, 512, ...) until their
+    probability reaches ``top_p``; only a flat distribution sorts the whole row.
+    A draw over the whole vocabulary (``top_p`` 1) finds its token in two short
+    running sums (blocks of the row, then inside one block), not one 151k long.
+    """
+
+    BLOCK = 1024
+
+    def __init__(self, temperature: float, top_p: float, seed: int | None) -> None:
+        self.temperature = temperature
+        self.top_p = top_p
+        self.rng = np.random.default_rng(seed)
+        self._buf: np.ndarray | None = None
+
+    def __call__(self, logits: np.ndarray) -> int:
+        top = float(logits.max())
+        if self.top_p < 1.0:
+            kept = self._nucleus(logits, top)
+            weights = np.exp((logits[kept] - top) / self.temperature, dtype=np.float64)
+            cum = np.cumsum(weights)
+            at = int(np.searchsorted(cum, self.rng.random() * cum[-1], side="right"))
+            return int(kept[min(at, len(cum) - 1)])
+        return self._whole(logits, top)
+
+    def _nucleus(self, logits: np.ndarray, top: float) -> np.ndarray:
+        """The fewest likeliest tokens whose probability reaches ``top_p``."""
+        vocab = len(logits)
+        weight = np.exp(logits - top)
+        total = float(weight.sum(dtype=np.float64))
+        k = 64
+        while True:
+            k = min(k, vocab)
+            part = np.argpartition(logits, vocab - k)[vocab - k :]
+            order = part[np.argsort(-logits[part], kind="stable")]
+            mass = np.cumsum(weight[order], dtype=np.float64) / total
+            if mass[-1] >= self.top_p or k == vocab:
+                return order[: min(int(np.searchsorted(mass, self.top_p)) + 1, k)]
+            k *= 8
+
+    def _whole(self, logits: np.ndarray, top: float) -> int:
+        vocab, block = len(logits), self.BLOCK
+        if self._buf is None or len(self._buf) < vocab:
+            self._buf = np.zeros(-(-vocab // block) * block, dtype=np.float32)
+        buf = self._buf  # the padding past ``vocab`` stays 0: it is never drawn
+        np.subtract(logits, top, out=buf[:vocab])
+        buf[:vocab] *= 1.0 / self.temperature
+        np.exp(buf[:vocab], out=buf[:vocab])
+        sums = np.cumsum(buf.reshape(-1, block).sum(axis=1, dtype=np.float64))
+        goal = self.rng.random() * sums[-1]
+        b = min(int(np.searchsorted(sums, goal, side="right")), len(sums) - 1)
+        inside = np.cumsum(buf[b * block : (b + 1) * block], dtype=np.float64)
+        goal -= sums[b - 1] if b else 0.0
+        at = min(int(np.searchsorted(inside, goal, side="right")), block - 1)
+        while b * block + at >= vocab or buf[b * block + at] == 0.0:
+            at -= 1  # rounding at a block's edge: step back to a real token
+            if at < 0:
+                b, at = b - 1, block - 1
+        return b * block + at
+
+
 class Sampler:
     """A grammar (optional) and a llama.cpp sampler chain over the last logits.
 
@@ -97,6 +169,8 @@ class Sampler:
         """Whether the reply was cut: closing overrode a model that wanted to write on."""
         self._in_string = False
         self._escaped = False
+        self.draw: Draw | None = None
+        """Batched sampling at temperature (set by :meth:`for_request`)."""
 
     @classmethod
     def for_request(cls, req: GenerationRequest, session: Session) -> Sampler:
@@ -120,7 +194,10 @@ class Sampler:
                 chain, llama_cpp.llama_sampler_init_temp(req.temperature)
             )
             llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_dist(seed))
-        return cls(session, chain, grammar, greedy)
+        sampler = cls(session, chain, grammar, greedy)
+        if not greedy and grammar is None and session.scheduler is not None:
+            sampler.draw = Draw(req.temperature, req.top_p, req.seed)
+        return sampler
 
     def _allowed(self, token: int) -> bool:
         """Whether the grammar accepts ``token`` next (checks one candidate only)."""
@@ -141,7 +218,10 @@ class Sampler:
             if self.session.scheduler is None:
                 return int(llama_cpp.llama_sampler_sample(self.chain, self.session.ctx, -1))
             # batched: the context's last row belongs to whichever sequence came last
-            cands, arr = self._candidates(self.session.last_logits() if logits is None else logits)
+            row = self.session.last_logits() if logits is None else logits
+            if self.draw is not None:
+                return self.draw(row)
+            cands, arr = self._candidates(row)
             llama_cpp.llama_sampler_apply(self.chain, ctypes.byref(arr))
             token = int(cands["id"][arr.selected])
             llama_cpp.llama_sampler_accept(self.chain, token)
