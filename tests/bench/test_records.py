@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -163,6 +164,27 @@ def test_update_writes_between_the_markers_and_check_finds_nothing_after(tmp_pat
     assert text.startswith("# x\n\nbefore\n") and text.endswith(f"{report.END}\nafter\n")
     assert "stale" not in text and "2.50x" in text
     assert report.update(folder, readme=readme, docs_page=page, write=False) == []
+
+
+def test_update_draws_the_speed_accuracy_plots_the_page_links(tmp_path: Path) -> None:
+    folder = tmp_path / "results"
+    folder.mkdir()
+    mode = {"pass_at_1": 0.5, "mean_seconds": 5.0}
+    result = {"model": "m", "problems": 164, "modes": {"single": mode, "loop": mode}}
+    rec = _record("humaneval", "2026-12-02T10:00:00Z", result)
+    (folder / rec.pop("path")).write_text(json.dumps(rec))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n{report.START}\n{report.END}\n")
+    page = tmp_path / "docs" / "results.md"
+    report.update(folder, readme=readme, docs_page=page)
+    links = re.findall(r"!\[[^]]+\]\(([^)]+)\)", page.read_text())
+    assert len(links) == 1 and links[0].startswith("img/") and links[0].endswith("-humaneval.png")
+    assert (page.parent / links[0]).read_bytes().startswith(b"\x89PNG")
+    assert report.update(folder, readme=readme, docs_page=page, write=False) == []
+    (page.parent / links[0]).unlink()
+    assert report.update(folder, readme=readme, docs_page=page, write=False) == [
+        page.parent / links[0]
+    ]
 
 
 def test_a_readme_without_markers_is_refused() -> None:

@@ -86,7 +86,8 @@ def humaneval_points(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     points = []
     for res in results:
         for mode, summ in res.get("modes", {}).items():
-            name = {"loop": "error loop", "select": "best of N"}.get(mode, "single-shot")
+            n = (res.get("select") or {}).get("n", "N")
+            name = {"loop": "error loop", "select": f"best of {n}"}.get(mode, "single-shot")
             label = f"{res.get('model')} · {name}"
             points.append(
                 {"label": label, "x": summ["mean_seconds"], "y": 100.0 * summ["pass_at_1"]}

@@ -15,11 +15,20 @@ from typing import Any
 
 from redline.bench import records as rec
 from redline.bench.headline import rows_for
+from redline.bench.report_plots import plot_names, write_plots
 from redline.bench.report_tables import table_for
 
 START = "<!-- headline:start -->"
 END = "<!-- headline:end -->"
 NOTE = "<!-- rendered by `redline bench report` from benchmarks/results/: do not edit by hand -->"
+
+
+PLOT_FOLDER = "img"
+"""Beside the docs page: the speed-against-accuracy plots (report_plots.py)."""
+PLOT_CAPTIONS = {
+    "humaneval": "HumanEval pass@1 against seconds per problem, per model and mode",
+    "agent": "polyglot-python pass rate against seconds per case: single, loop, N, aider",
+}
 
 
 def _cell(text: Any) -> str:
@@ -160,6 +169,9 @@ def render_docs_page(records: list[dict[str, Any]]) -> str:
     newest = rec.newest(records)
     for kind in sorted({r["machine_kind"] for r in newest}):
         lines += [f"## {kind}", ""]
+        for benchmark, name in plot_names(records, kind).items():
+            what = PLOT_CAPTIONS[benchmark]
+            lines += [f"![{what}]({PLOT_FOLDER}/{name})", ""]
         for record in (r for r in newest if r["machine_kind"] == kind):
             lines += _details(record)
     lines += [
@@ -217,4 +229,13 @@ def update(
             if write:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")
-    return stale
+    folder_png = page.parent / PLOT_FOLDER
+    missing = [
+        folder_png / name
+        for kind in {r["machine_kind"] for r in records}
+        for name in plot_names(records, kind).values()
+        if not (folder_png / name).is_file()
+    ]
+    if write and (stale or missing):
+        write_plots(records, folder_png)  # pictures: drawn again, never compared
+    return stale + sorted(missing)
