@@ -95,6 +95,8 @@ def test_an_unusable_candidate_is_dropped_and_the_round_stays_well_formed(repo: 
     assert result.verified and (repo / PRICING).read_text() == FIXED
     end = next(e for e in events if e["type"] == "turn_end")
     assert end["well_formed"] and end["unusable"] == 1  # the answer applied was readable
+    dropped = next(e for e in events if e["type"] == "candidate" and not e["applied"])
+    assert dropped["problem"]  # why it could not be used, for the session's line
     unreadable = ["No code here.", "Nor here."]
     result, events, _, _ = run(repo, unreadable, 2, reflections=0)
     assert result.status == "format_errors"

@@ -112,7 +112,8 @@ class HumanRenderer:
 
     def on_candidate(self, e: dict[str, Any]) -> None:
         if not e["applied"]:
-            verdict = "[yellow]unusable reply[/]"
+            why = f": {_escape(e['problem'])}" if e.get("problem") else ""
+            verdict = f"[yellow]unusable reply{why}[/]"
         elif e["static_errors"]:
             verdict = f"[red]{e['static_errors']} static errors[/]"
         elif e["tests_run"]:
