@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from redline.bench.tune import MARGIN, Trial, candidates, search, tune
+from redline.bench.tune import MARGIN, Trial, candidates, pick_candidates, search, tune
 from redline.cli import app
 from redline.engine.profile import DEFAULT, EngineProfile, load_all
 
@@ -40,12 +40,17 @@ def test_a_short_search_measures_each_candidate_and_chooses_one_per_stage():
     assert result["profile"].max_draft == int(
         next(t.value for t in trials if t.stage == "max_draft" and t.status == "chosen")
     )
+    # the batch timed for the candidates default: 2, 4 and 8 rows beside one
+    rows = result["rows"]
+    assert [r["rows"] for r in rows] == [2, 4, 8]
+    assert all(r["one_row_tok_s"] > 0 and r["rows_tok_s"] > 0 and r["cost"] > 0 for r in rows)
+    assert result["profile"].candidates == pick_candidates(rows)
 
 
 def test_no_budget_tries_nothing_and_keeps_the_defaults():
     result = tune("smollm2-135m", budget_s=0, repeats=1, code=CODE)
     assert all(t.status == "untried" for t in result["trials"])
-    assert result["profile"] == DEFAULT and result["defaults"]
+    assert result["profile"] == DEFAULT and result["defaults"] and result["rows"] == []
 
 
 def test_the_command_prints_the_table_and_saves_the_profile(tmp_path: Path, monkeypatch):
@@ -122,3 +127,13 @@ def test_a_setting_the_build_refuses_is_listed_as_failed_and_skipped():
     best, trials = search(("max_draft",), DEFAULT, _values, measure, out_of_time=lambda: False)
     assert best == DEFAULT
     assert [t.status for t in trials] == ["chosen", "measured", "failed: refused", "measured"]
+
+
+def test_candidates_by_default_are_the_most_rows_within_one_and_a_half_replies():
+    def rows(*costs: float) -> list[dict[str, float]]:
+        return [{"rows": n, "cost": c} for n, c in zip((2, 4, 8), costs, strict=True)]
+
+    assert pick_candidates(rows(1.74, 3.08, 5.1)) == 1  # this 2-core CPU: none is cheap
+    assert pick_candidates(rows(1.1, 1.3, 1.9)) == 4
+    assert pick_candidates(rows(1.05, 1.1, 1.4)) == 8
+    assert pick_candidates([]) == 1

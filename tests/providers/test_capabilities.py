@@ -42,3 +42,23 @@ def test_a_router_declares_what_every_member_can_do_for_its_first_model() -> Non
     assert caps.fim is None  # neither knows until it is tried
     text_only = ScriptedProvider([], native_tools=False)
     assert not Router([remote, text_only]).capabilities.native_tools
+
+
+def test_the_local_engine_declares_its_measured_candidates(tmp_path, monkeypatch) -> None:
+    from redline.agent.candidates.defaults import candidates_for
+    from redline.engine.profile import EngineProfile, save
+
+    monkeypatch.setenv("REDLINE_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.delenv("REDLINE_NO_PROFILE", raising=False)
+    local = LocalProvider("qwen2.5-coder-0.5b")
+    remote = OpenAICompatProvider("r", "http://127.0.0.1:9/v1", "big-model")
+    assert local.capabilities.candidates == 1  # nothing measured: one reply
+    save("qwen2.5-coder-0.5b", EngineProfile(candidates=4), tmp_path / "profiles.toml")
+    assert local.capabilities.candidates == 4 and not local.loaded
+    assert remote.capabilities.candidates == 1  # what N costs there is not measured
+    assert Router([local, remote]).capabilities.candidates == 1
+    # the default follows the measurement only where a check exists; --candidates wins
+    assert candidates_for(local, has_check=True, configured=None) == 4
+    assert candidates_for(local, has_check=False, configured=None) == 1
+    assert candidates_for(local, has_check=True, configured=2) == 2
+    assert candidates_for(remote, has_check=True, configured=None) == 1

@@ -304,8 +304,11 @@ def tune(
     code: str | None = None,
     stages: tuple[str, ...] = STAGES,
     progress: Callable[[Trial, int, int], None] | None = None,
+    rows: bool = True,
 ) -> dict[str, Any]:
-    """Search the settings; the result holds every trial and the chosen profile."""
+    """Search the settings; the result holds every trial and the chosen profile.
+    With ``rows`` (and budget left) the chosen profile's batch is timed for the
+    candidates default (:func:`rows_cost`)."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     gpus = bool(gpu_devices())
     work = Workload(code if code is not None else SAMPLE.read_text(encoding="utf-8"))
@@ -344,6 +347,10 @@ def tune(
     )
     if best.threads == cpus:
         best = replace(best, threads=None)  # "every core": stays right if the machine changes
+    costs: list[dict[str, float]] = []
+    if rows and time.perf_counter() - started <= budget_s:
+        costs = rows_cost(model, best, n_ctx)
+        best = replace(best, candidates=pick_candidates(costs))
     return {
         "model": model,
         "cpus": cpus,
@@ -354,4 +361,40 @@ def tune(
         "profile": best,
         "defaults": best == DEFAULT,
         "trials": trials,
+        "rows": costs,
     }
+
+
+ROWS = (2, 4, 8)
+ROWS_COST = 1.5
+"""N replies are asked for by default when they take at most this many times one."""
+
+
+def rows_cost(model: str, profile: EngineProfile, n_ctx: int) -> list[dict[str, float]]:
+    """What N replies cost against one on this machine: N rows decoded together by
+    the batch kernels (:func:`~redline.bench.edit.measure_ceiling`, the yardstick
+    ``bench serve --n`` prints too), as N over their speed-up on one row."""
+    from redline.bench.edit import measure_ceiling
+
+    engine = Engine(model, n_ctx=n_ctx, profile=profile)
+    try:
+        out = []
+        for n in ROWS:
+            got = measure_ceiling(engine, batch=n, repeats=3)
+            out.append(
+                {
+                    "rows": n,
+                    "one_row_tok_s": round(got["decode_tok_s"], 1),
+                    "rows_tok_s": round(got["batch_tok_s"], 1),
+                    "cost": round(n / got["ceiling"], 2),
+                }
+            )
+        return out
+    finally:
+        engine.close()
+
+
+def pick_candidates(costs: list[dict[str, float]]) -> int:
+    """The most rows whose replies cost at most ``ROWS_COST`` times one (else 1)."""
+    cheap = [int(c["rows"]) for c in costs if c["cost"] <= ROWS_COST]
+    return max(cheap, default=1)

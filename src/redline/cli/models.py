@@ -274,7 +274,17 @@ def tune(
             "both are measured once more (else: not confirmed); flash attention and the KV "
             "type, which change the arithmetic (and so greedy replies), 10 %."
         )
+    for c in result.get("rows") or []:
+        typer.echo(
+            f"candidates: {c['rows']} rows decode at {c['rows_tok_s']} tok/s beside one row's "
+            f"{c['one_row_tok_s']}: {c['rows']} replies cost {c['cost']}x one"
+        )
     profile = result["profile"]
+    if result.get("rows"):
+        typer.echo(
+            f"candidates by default for a task with a check: {profile.candidates} "
+            "(the most rows at no more than 1.5x one reply's time; --candidates N overrides)"
+        )
     verdict = "the defaults are best here" if result["defaults"] else "tuned"
     typer.echo(f"{name}: {profile.describe()} ({verdict})")
     if not dry_run:

@@ -44,16 +44,21 @@ class EngineProfile:
     (doubling while it keeps losing); 0: no gate, always draft."""
     gpu_layers: str | None = None
     """Measured GPU offload (``auto`` or ``0``); None: the config's ``gpu_layers`` decides."""
+    candidates: int = 1
+    """Replies an agent task with a check gets by default on this model here: the
+    most rows (2, 4, 8) that decode together at no more than 1.5x one reply's time
+    (``redline tune`` measures the batch; 1: replies are not cheap enough here)."""
 
     def describe(self) -> str:
         threads = "all" if self.threads is None else str(self.threads)
         gpu = "" if self.gpu_layers is None else f", gpu layers {self.gpu_layers}"
         ubatch = "" if self.n_ubatch is None else f"/{self.n_ubatch}"
         gate = f"gate pause {self.gate_pause}" if self.gate_pause else "no gate"
+        many = f", candidates {self.candidates}" if self.candidates > 1 else ""
         return (
             f"threads {threads}, batch {self.n_batch}{ubatch}, flash-attn "
             f"{'on' if self.flash_attn else 'off'}, kv {self.kv_type}, draft {self.max_draft}, "
-            f"{gate}" + gpu
+            f"{gate}" + gpu + many
         )
 
 
@@ -79,6 +84,8 @@ def _check(name: str, table: dict[str, object]) -> EngineProfile:
         raise ConfigError(f"profile {name!r}: n_ubatch must be in 1..n_batch")
     if profile.gate_pause < 0:
         raise ConfigError(f"profile {name!r}: gate_pause must be >= 0")
+    if not 1 <= profile.candidates <= 16:
+        raise ConfigError(f"profile {name!r}: candidates must be in 1..16")
     if profile.kv_type != "f16" and not profile.flash_attn:
         raise ConfigError(f"profile {name!r}: kv_type {profile.kv_type} needs flash_attn = true")
     return profile

@@ -142,6 +142,10 @@ class Capabilities:
     """The model runs in this process (no network; one engine per model)."""
     model: str = ""
     """The model these describe (a router: its first member's)."""
+    candidates: int = 1
+    """Replies a task with a check gets by default: measured for a local model
+    (``redline tune``: rows that decode together at no more than 1.5x one reply's
+    time); 1 where nothing measured what N costs."""
 
 
 @runtime_checkable

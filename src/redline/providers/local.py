@@ -17,6 +17,7 @@ from typing import Any
 
 from redline.engine.engine import DEFAULT_N_CTX, Engine, get_engine
 from redline.engine.models import FIM_UNRELIABLE
+from redline.engine.profile import profile_for
 from redline.engine.structured import parse_reply
 from redline.engine.turns import TurnPlan, plan_turn
 from redline.engine.types import Chunk, GenerationRequest, Timings
@@ -68,6 +69,7 @@ class LocalProvider:
         """Tools by grammar, drafts from ``prediction``, and FIM once the model is
         known to have good FIM tokens (None until it is loaded)."""
         fim = self.supports_fim if self.loaded else None
+        profile = self._engine.profile if self._engine is not None else profile_for(self.model)
         return Capabilities(
             native_tools=True,
             fim=fim,
@@ -75,6 +77,7 @@ class LocalProvider:
             n=True,
             local_engine=True,
             model=self.model,
+            candidates=profile.candidates if profile is not None else 1,
         )
 
     @property

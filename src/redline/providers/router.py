@@ -141,6 +141,7 @@ class Router:
             n=all(c.n for c in caps),
             local_engine=caps[0].local_engine,
             model=caps[0].model,
+            candidates=min(c.candidates for c in caps),
         )
 
     # -- ranking -------------------------------------------------------------------

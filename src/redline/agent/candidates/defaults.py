@@ -6,15 +6,15 @@ The rule, and what it rests on (README, *Candidates*):
   in play, no assertion or example in the task): **1**. N replies could only
   vote, and a small model's samples mostly agree with its greedy reply, at N
   times the decode.
-- a check exists: **1 until measured**. On the in-process engine N replies
-  decode in one batch, but on a small CPU that is not free: on this 2-core
-  machine 4 rows decode at about 1.3x one row's rate (``redline bench serve
-  --n 4`` prints both), so four replies take about 3x one reply's decode time.
-  Measured once on the sample task with ``--candidates 4`` (machine shared
-  with other runs): the greedy reply passed its tests and stopped the other
-  three, 106 s of model time. A server that declares ``n`` decodes them on its
-  own hardware; what N pays there is not measured yet. ``--candidates N`` opts
-  in everywhere.
+- a check exists: **what the provider measured** (``Capabilities.candidates``).
+  For a local model, ``redline tune`` times the batch kernels and keeps the
+  most rows (2, 4, 8) that decode together at no more than 1.5x one reply's
+  time: where N replies are nearly free, N are asked for by default. On the
+  2-core build machine they are not (8 rows decode at 1.57x one row's rate,
+  4 rows at about 1.3x: eight replies cost about five, four about three), so
+  the default stays 1 there; a GPU batches eight rows at several times one
+  row's rate. A remote server's cost of N is not measured: 1.
+  ``--candidates N`` opts in everywhere.
 
 An explicit ``--candidates N`` / ``candidates = N`` wins where a check exists.
 With no check it gives one reply unless ``--vote`` (``vote = true``) asks the N
@@ -25,12 +25,7 @@ takes 20-30 s, to choose among answers nothing had tested.
 
 from __future__ import annotations
 
-from redline.agent.candidates.replies import together
 from redline.providers.base import Provider
-
-DEFAULT_WITH_CHECK = 4
-MEASURED_DEFAULT = False
-"""True once a machine's measurement says N candidates pay there by default."""
 
 
 def candidates_for(
@@ -43,9 +38,10 @@ def candidates_for(
         return max(1, configured)
     if not has_check:
         return 1
-    return DEFAULT_WITH_CHECK if batches(provider) and MEASURED_DEFAULT else 1
+    return measured_default(provider)
 
 
-def batches(provider: Provider) -> bool:
-    """Whether a server decodes several replies to one prompt together (``n``)."""
-    return together(provider) and not provider.capabilities.local_engine
+def measured_default(provider: Provider) -> int:
+    """Candidates the provider's measurement says are worth asking together (1: none)."""
+    caps = provider.capabilities
+    return max(1, caps.candidates) if caps.n else 1

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from redline.agent.candidates.checker import CheckPlan
-from redline.agent.candidates.defaults import batches, candidates_for
+from redline.agent.candidates.defaults import candidates_for, measured_default
 from redline.agent.candidates.examples import module_names, task_examples
 from redline.agent.candidates.policy import CandidateRun, CandidateSettings
 from redline.agent.candidates.replies import Sampled
@@ -96,8 +96,8 @@ def wanted(protocol: EditProtocol, st: TaskState) -> tuple[int, CheckPlan]:
         return 1, CheckPlan()
     if not protocol.focus.editable or (configured is not None and configured <= 1):
         return 1, CheckPlan()
-    if configured is None and not batches(st.provider):
-        return 1, CheckPlan()  # one request at a time: N replies would cost N times
+    if configured is None and measured_default(st.provider) <= 1:
+        return 1, CheckPlan()  # N replies are not cheap here: only --candidates asks for them
     plan = check_plan(protocol, st)
     n = candidates_for(st.provider, plan.has_check, configured, st.config.candidate_vote)
     if configured is not None and configured > 1 and n == 1:
