@@ -29,6 +29,7 @@ def test_a_remote_provider_declares_its_model_and_prediction_setting() -> None:
         n=True,
         local_engine=False,
         model="llama-3.1-8b",
+        concurrent=True,
     )
 
 

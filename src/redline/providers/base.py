@@ -142,6 +142,9 @@ class Capabilities:
     """The model runs in this process (no network; one engine per model)."""
     model: str = ""
     """The model these describe (a router: its first member's)."""
+    concurrent: bool = False
+    """Requests may run at the same time (a server queues or batches them): N
+    replies to one prompt go as N parallel requests where ``n`` is not offered."""
     candidates: int = 1
     """Replies a task with a check gets by default: measured for a local model
     (``redline tune``: rows that decode together at no more than 1.5x one reply's

@@ -131,6 +131,7 @@ class OpenAICompatProvider:
             prediction=self.send_prediction,
             n=self.send_n,
             model=self.model,
+            concurrent=True,
         )
 
     @property

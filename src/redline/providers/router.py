@@ -142,6 +142,7 @@ class Router:
             local_engine=caps[0].local_engine,
             model=caps[0].model,
             candidates=min(c.candidates for c in caps),
+            concurrent=all(c.concurrent for c in caps),
         )
 
     # -- ranking -------------------------------------------------------------------

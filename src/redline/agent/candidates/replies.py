@@ -10,8 +10,10 @@ provider declares (:class:`~redline.providers.base.Capabilities`):
   prompt is read once, its KV shared by the N sequences, and the N replies
   decode in one batch; reply 0 stays greedy (``greedy_first``), and each reply
   is handed on as soon as its own ``ChoiceDone`` arrives;
-- anything else (a scripted provider, a server without ``n``) gets them one
-  after another, which also keeps a scripted test deterministic.
+- a server without ``n`` that takes requests at once (``concurrent``) gets N
+  requests in parallel, each handed on as it ends;
+- anything else (a scripted provider) gets them one after another, which also
+  keeps a scripted test deterministic.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from redline.agent.editing.edits import repeating_lines
@@ -104,6 +107,9 @@ def sample_replies(
 
     if n > 1 and together(provider):
         return _one_request(provider, request, n, cancel, temperature, seed, turn, on_reply)
+    if n > 1 and provider.capabilities.concurrent:
+        with ThreadPoolExecutor(max_workers=n, thread_name_prefix="reply") as pool:
+            return list(pool.map(one, range(n)))
     out = []
     for i in range(n):
         if cancel.is_set():
