@@ -151,6 +151,17 @@ def test_humaneval_with_select_puts_the_kept_answer_beside_single_shot() -> None
     assert "8 sampled in one batch where in doubt, one kept by checks 75.0 % (7.5 s)" in table
 
 
+def test_an_agent_run_with_candidates_says_so_in_its_headline_row() -> None:
+    summary = {"pass_rate_2": 0.0, "seconds_per_case": 140.7, "cases": 29}
+    result = {"model": "m", "agents": {"redline": summary}, "settings": {"candidates": 8}}
+    table = report.render_headline([_record("agent", "2026-12-05T02:52:23Z", result)])
+    assert "agent, 29 polyglot-python exercises, 8 candidates per answer" in table
+    plain = report.render_headline(
+        [_record("agent", "2026-12-05T02:52:23Z", {**result, "settings": {}})]
+    )
+    assert "candidates" not in plain
+
+
 def test_update_writes_between_the_markers_and_check_finds_nothing_after(tmp_path: Path) -> None:
     folder = tmp_path / "results"
     folder.mkdir()

@@ -81,7 +81,11 @@ def agent(result: dict[str, Any]) -> list[Row]:
             f"; aider on the same server {aid['pass_rate_2']:.1f} %, "
             f"{aid['seconds_per_case']:.1f} s"
         )
-    return [(result["model"], f"agent, {red['cases']} polyglot-python exercises", figure)]
+    what = f"agent, {red['cases']} polyglot-python exercises"
+    n = int((result.get("settings") or {}).get("candidates") or 1)
+    if n > 1:
+        what += f", {n} candidates per answer where checkable"
+    return [(result["model"], what, figure)]
 
 
 def serve(result: dict[str, Any]) -> list[Row]:
