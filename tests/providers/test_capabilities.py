@@ -46,7 +46,7 @@ def test_a_router_declares_what_every_member_can_do_for_its_first_model() -> Non
 
 
 def test_the_local_engine_declares_its_measured_candidates(tmp_path, monkeypatch) -> None:
-    from redline.agent.candidates.defaults import candidates_for
+    from redline.agent.candidates.defaults import candidates_for, measured_default
     from redline.engine.profile import EngineProfile, save
 
     monkeypatch.setenv("REDLINE_CONFIG", str(tmp_path / "config.toml"))
@@ -59,7 +59,7 @@ def test_the_local_engine_declares_its_measured_candidates(tmp_path, monkeypatch
     assert remote.capabilities.candidates == 1  # what N costs there is not measured
     assert Router([local, remote]).capabilities.candidates == 1
     # the default follows the measurement only where a check exists; --candidates wins
-    assert candidates_for(local, has_check=True, configured=None) == 4
-    assert candidates_for(local, has_check=False, configured=None) == 1
-    assert candidates_for(local, has_check=True, configured=2) == 2
-    assert candidates_for(remote, has_check=True, configured=None) == 1
+    assert candidates_for(measured_default(local), has_check=True, configured=None) == 4
+    assert candidates_for(measured_default(local), has_check=False, configured=None) == 1
+    assert candidates_for(measured_default(local), has_check=True, configured=2) == 2
+    assert candidates_for(measured_default(remote), has_check=True, configured=None) == 1

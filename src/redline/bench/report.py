@@ -15,7 +15,7 @@ from typing import Any
 
 from redline.bench import records as rec
 from redline.bench.headline import rows_for
-from redline.bench.report_plots import plot_names, write_plots
+from redline.bench.report_plots import FIGURES, plot_names, write_plots
 from redline.bench.report_tables import table_for
 
 START = "<!-- headline:start -->"
@@ -25,10 +25,6 @@ NOTE = "<!-- rendered by `redline bench report` from benchmarks/results/: do not
 
 PLOT_FOLDER = "img"
 """Beside the docs page: the speed-against-accuracy plots (report_plots.py)."""
-PLOT_CAPTIONS = {
-    "humaneval": "HumanEval pass@1 against seconds per problem, per model and mode",
-    "agent": "polyglot-python pass rate against seconds per case: single, loop, N, aider",
-}
 
 
 def _cell(text: Any) -> str:
@@ -170,8 +166,7 @@ def render_docs_page(records: list[dict[str, Any]]) -> str:
     for kind in sorted({r["machine_kind"] for r in newest}):
         lines += [f"## {kind}", ""]
         for benchmark, name in plot_names(records, kind).items():
-            what = PLOT_CAPTIONS[benchmark]
-            lines += [f"![{what}]({PLOT_FOLDER}/{name})", ""]
+            lines += [f"![{FIGURES[benchmark].title}]({PLOT_FOLDER}/{name})", ""]
         for record in (r for r in newest if r["machine_kind"] == kind):
             lines += _details(record)
     lines += [

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import re
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from redline.bench import records as rec
 
 
 def slug(kind: str) -> str:
@@ -23,16 +22,42 @@ def slug(kind: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", kind.lower()).strip("-")[:48]
 
 
-FIGURES = {"humaneval": "modes", "agent": "agents"}
-"""Benchmark -> the result field its points come from."""
+@dataclass(frozen=True)
+class Figure:
+    field: str
+    """The result field its points come from."""
+    points: str
+    """The :mod:`redline.bench.plots` function that makes them."""
+    title: str
+    x_label: str
+    y_label: str
+
+
+FIGURES = {
+    "humaneval": Figure(
+        "modes",
+        "humaneval_points",
+        "HumanEval: pass@1 against seconds per problem (single, loop, best of N)",
+        "seconds per problem",
+        "pass@1 (%)",
+    ),
+    "agent": Figure(
+        "agents",
+        "candidate_points",
+        "polyglot-python: solved against seconds per case (single, loop, N, aider)",
+        "seconds per case",
+        "pass rate (%)",
+    ),
+}
+"""Benchmark -> its plot."""
 
 
 def plot_names(records: list[dict[str, Any]], kind: str) -> dict[str, str]:
     """``{benchmark: file name}`` for the plots a machine kind has figures for."""
     return {
         b: f"{slug(kind)}-{b}.png"
-        for b, field in FIGURES.items()
-        if any(r.get(field) for r in _results(records, kind, b))
+        for b, fig in FIGURES.items()
+        if any(r.get(fig.field) for r in _results(records, kind, b))
     }
 
 
@@ -56,32 +81,13 @@ def write_plots(records: list[dict[str, Any]], folder: Path) -> list[Path]:
     from redline.bench import plots  # matplotlib: only when drawing
 
     written = []
-    for kind in sorted({r["machine_kind"] for r in rec.newest(records)}):
+    for kind in sorted({r["machine_kind"] for r in records}):
         for benchmark, name in plot_names(records, kind).items():
-            results = _results(records, kind, benchmark)
-            if benchmark == "humaneval":
-                points = plots.humaneval_points(results)
-                title, x_label, y_label = (
-                    "HumanEval: pass@1 against seconds per problem",
-                    "seconds per problem",
-                    "pass@1 (%)",
-                )
-            else:
-                points = plots.candidate_points(results)
-                title, x_label, y_label = (
-                    "polyglot-python: solved against seconds per case",
-                    "seconds per case",
-                    "pass rate (%)",
-                )
+            fig = FIGURES[benchmark]
+            points = getattr(plots, fig.points)(_results(records, kind, benchmark))
             if points:
+                title = "\n".join([fig.title, *textwrap.wrap(kind, 64)])
                 written.append(
-                    plots.plot_frontier(
-                        points,
-                        folder,
-                        name,
-                        "\n".join([title, *textwrap.wrap(kind, 64)]),
-                        x_label,
-                        y_label,
-                    )
+                    plots.plot_frontier(points, folder, name, title, fig.x_label, fig.y_label)
                 )
     return written

@@ -217,6 +217,7 @@ def tune(
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from redline.bench.tune import ROWS_COST
     from redline.bench.tune import tune as run_tune
     from redline.cli.serve import _default_model
     from redline.engine.models import resolve_model
@@ -282,8 +283,8 @@ def tune(
     profile = result["profile"]
     if result.get("rows"):
         typer.echo(
-            f"candidates by default for a task with a check: {profile.candidates} "
-            "(the most rows at no more than 1.5x one reply's time; --candidates N overrides)"
+            f"candidates by default for a task with a check: {profile.candidates} (the most "
+            f"rows at no more than {ROWS_COST}x one reply's time; --candidates N overrides)"
         )
     verdict = "the defaults are best here" if result["defaults"] else "tuned"
     typer.echo(f"{name}: {profile.describe()} ({verdict})")

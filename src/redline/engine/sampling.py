@@ -26,9 +26,10 @@ Before that point sampling is unchanged.
 
 Sampling at temperature on a batched sequence (``n`` continuations, parallel
 serving) draws in numpy (:class:`Draw`) rather than through llama.cpp's chain:
-the chain wants every token as a 12-byte record, 1.5-2 ms a row and a step over
-Qwen's 151k vocabulary on this CPU, paid N times between two batch decodes;
-numpy's exact nucleus and draw take about a third of that. The result follows
+the chain wants every token as a 12-byte record, paid by each of N rows between
+two batch decodes. Measured on a real Qwen2.5-Coder-0.5B row (151,936 tokens,
+temperature 0.8, this 2-core CPU, quiet): 0.35 ms vs the chain's 1.64 ms at
+top-p 1, 0.62 ms vs 2.08 ms at top-p 0.95. The result follows
 the same rule (top-p on the model's probabilities, then temperature, then one
 draw), from a seeded generator of its own.
 The same closing starts early when the reply has fallen into a loop (its last

@@ -29,16 +29,13 @@ from redline.providers.base import Provider
 
 
 def candidates_for(
-    provider: Provider, has_check: bool, configured: int | None, vote: bool = False
+    measured: int, has_check: bool, configured: int | None, vote: bool = False
 ) -> int:
-    """The number of candidates for one task (1: the ordinary single reply)."""
-    if not has_check and not vote:
-        return 1
-    if configured is not None:
+    """The number of candidates for one task (1: the ordinary single reply);
+    ``measured`` is :func:`measured_default` of the task's provider."""
+    if configured is not None and (has_check or vote):
         return max(1, configured)
-    if not has_check:
-        return 1
-    return measured_default(provider)
+    return measured if has_check and configured is None else 1
 
 
 def measured_default(provider: Provider) -> int:

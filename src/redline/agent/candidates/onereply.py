@@ -96,10 +96,11 @@ def wanted(protocol: EditProtocol, st: TaskState) -> tuple[int, CheckPlan]:
         return 1, CheckPlan()
     if not protocol.focus.editable or (configured is not None and configured <= 1):
         return 1, CheckPlan()
-    if configured is None and measured_default(st.provider) <= 1:
+    measured = measured_default(st.provider)
+    if configured is None and measured <= 1:
         return 1, CheckPlan()  # N replies are not cheap here: only --candidates asks for them
     plan = check_plan(protocol, st)
-    n = candidates_for(st.provider, plan.has_check, configured, st.config.candidate_vote)
+    n = candidates_for(measured, plan.has_check, configured, st.config.candidate_vote)
     if configured is not None and configured > 1 and n == 1:
         st.emit(
             "candidates_skipped",

@@ -277,7 +277,7 @@ class CandidateRun:
             passed=o.passed,
             change_lines=change_size(o) if o.applied else 0,
             seconds=round(o.seconds, 3),
-            problem="" if o.applied else o.report.splitlines()[0][:200] if o.report else "",
+            problem="" if o.applied else o.report.partition("\n")[0][:200],
         )
 
     def _to_repair(
