@@ -59,6 +59,38 @@ def test_a_failure_raised_inside_a_call_over_lines_is_read_from_its_start():
     ]
 
 
+LOCALS = """
+    def test_an_optional_qualifier_can_be_added(self):
+        input_data = ["nail"]
+        unused = 3
+        self.assertEqual(
+>           proverb(*input_data, qualifier="horseshoe"),
+            ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+            ["And all for the want of a horseshoe nail."],
+        )
+E       TypeError: proverb() got multiple values for argument 'qualifier'
+"""
+
+
+def test_a_failure_that_reads_the_tests_own_variables_brings_their_assignments(tmp_path: Path):
+    found = task_examples(LOCALS)
+    assert found == [
+        "input_data = ['nail']\nunused = 3\n"
+        "assert proverb(*input_data, qualifier='horseshoe') == "
+        "['And all for the want of a horseshoe nail.']"
+    ]
+    (tmp_path / "proverb.py").write_text(
+        "def proverb(*items, qualifier=None):\n"
+        "    return [f'And all for the want of a {qualifier} {items[0]}.']\n"
+    )
+    passed, failed, _ = run_examples(
+        str(tmp_path), ["proverb"], found, Sandbox(tmp_path), timeout=30
+    )
+    assert (passed, failed) == (1, 0)  # a right answer can pass it
+    built = LOCALS.replace("unused = 3", 'input_data.append("shoe")')
+    assert task_examples(built) == []  # state made by calls: not rebuilt, not guessed
+
+
 def test_doctest_examples_become_assertions():
     task = "Write double.\n\n>>> double(2)\n4\n>>> double('a')\n'aa'\n>>> print(1)\n\n"
     assert task_examples(task) == ["assert (double(2)) == (4)", "assert (double('a')) == ('aa')"]

@@ -36,6 +36,8 @@ _MAX_EXAMPLES = 20
 _CARETS = re.compile(r"^\s+\^+\s*$")
 _LOOK_BACK = 6
 """Lines above a ``>`` mark tried as its statement's start."""
+_SETUP_LINES = 40
+"""Lines above a failing statement searched for its test's ``def`` line."""
 
 
 def task_examples(task: str) -> list[str]:
@@ -52,6 +54,8 @@ def _quoted_failures(text: str) -> list[str]:
     spread over lines (``self.assertEqual(`` / ``>  decode(...),`` / ``"x",``)
     is not the statement's first line: the lines above the mark are tried as
     its start, nearest first, and the ``^^^`` lines under it are skipped.
+    The test's own plain assignments above it come with it when the assertion
+    reads them (``input_data = ["nail"]``): without them it could only fail.
     """
     lines = text.splitlines()
     out = []
@@ -72,9 +76,44 @@ def _quoted_failures(text: str) -> list[str]:
             block = [*before, " " + line[1:], *after]
             stmt = _as_assert(textwrap.dedent("\n".join(block)))
             if stmt:
-                out.append(stmt)
+                example = _with_setup(lines, start, stmt)
+                if example:
+                    out.append(example)
                 break
     return out
+
+
+def _with_setup(lines: list[str], start: int, stmt: str) -> str | None:
+    """``stmt`` after the quoted test body above line ``start`` (from its ``def``
+    line) when that body only assigns plain values; None when the assertion reads
+    a variable the body built some other way (called methods on it, appended to
+    it): that state cannot be rebuilt here, and the assertion alone could only fail."""
+    body: list[str] = []
+    for ln in reversed(lines[max(0, start - _SETUP_LINES) : start]):
+        if not ln.startswith("    ") or _FAIL_LINE.match(ln):
+            return stmt
+        if ln.strip().startswith("def "):
+            break
+        body.insert(0, ln)
+    else:
+        return stmt  # no test header in sight: not a quoted test body
+    try:
+        tree = ast.parse(textwrap.dedent("\n".join(body)))
+    except SyntaxError:
+        return stmt
+    used = {n.id for n in ast.walk(ast.parse(stmt)) if isinstance(n, ast.Name)}
+    assigned = {
+        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+    if not used & assigned:
+        return stmt
+    plain = all(
+        isinstance(node, ast.Assign)
+        and all(isinstance(t, ast.Name) for t in node.targets)
+        and not any(isinstance(n, ast.Name) and n.id == "self" for n in ast.walk(node.value))
+        for node in tree.body
+    )
+    return "\n".join([*(ast.unparse(n) for n in tree.body), stmt]) if plain else None
 
 
 def _as_assert(source: str) -> str | None:
